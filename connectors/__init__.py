@@ -1,0 +1,1 @@
+"""Broker adapters, the message model and dead-letter parsing: plain asyncio, no Qt."""

@@ -1,0 +1,1 @@
+"""Everything on screen: the Qt application built on connectors/."""

@@ -1,0 +1,1 @@
+"""Icons, sample schemas and other files shipped with Eventdesk."""

@@ -1,0 +1,32 @@
+# Shared settings for the local broker scripts; sourced, not run.
+# Everything they create lives under $EVENTDESK_BROKERS_DIR (default: <repo>/.brokers),
+# which git ignores: jars, data and, in logs/, one log file per broker.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BROKERS_DIR="${EVENTDESK_BROKERS_DIR:-$REPO_ROOT/.brokers}"
+LOG_DIR="$BROKERS_DIR/logs"
+mkdir -p "$LOG_DIR"
+
+KAFKA_PORT="${EVENTDESK_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${EVENTDESK_KAFKA_CONTROLLER_PORT:-19093}"
+RABBITMQ_PORT="${EVENTDESK_RABBITMQ_PORT:-5672}"
+RABBITMQ_MANAGEMENT_PORT="${EVENTDESK_RABBITMQ_MANAGEMENT_PORT:-15672}"
+MOTO_PORT="${EVENTDESK_MOTO_PORT:-5055}"
+
+log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
+
+port_open() {  # port_open PORT -> 0 when something listens on 127.0.0.1:PORT
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND... -> polls COMMAND until it succeeds
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "$what did not come up in time; see $LOG_DIR"
+      return 1
+    fi
+    sleep 0.5
+  done
+}

@@ -1,0 +1,103 @@
+"""Session fixtures that start the project's own local brokers (tests/brokers/*.sh).
+
+A test that needs a broker and cannot get one fails. It may skip instead only on a
+developer machine that says so with EVENTDESK_SKIP_MISSING_BROKERS=1 (never under CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BROKERS = Path(__file__).parent / "brokers"
+
+KAFKA_PORT = int(os.environ.get("EVENTDESK_KAFKA_PORT", "19092"))
+RABBITMQ_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_PORT", "5672"))
+RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_MANAGEMENT_PORT", "15672"))
+MOTO_PORT = int(os.environ.get("EVENTDESK_MOTO_PORT", "5055"))
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _missing_broker(name: str, why: str) -> None:
+    allowed = os.environ.get("EVENTDESK_SKIP_MISSING_BROKERS") == "1" and os.environ.get("CI") != "true"
+    message = f"{name} is not available: {why}"
+    if allowed:
+        pytest.skip(message)
+    pytest.fail(message + " (set EVENTDESK_SKIP_MISSING_BROKERS=1 on a developer machine to skip)", pytrace=False)
+
+
+def _ensure_broker(name: str, script: str, port: int) -> None:
+    if _port_open(port):
+        return
+    result = subprocess.run(["bash", str(BROKERS / script), "start"], capture_output=True, text=True)
+    if result.returncode != 0 or not _port_open(port):
+        _missing_broker(name, (result.stderr or result.stdout).strip()[-800:])
+
+
+@dataclass(frozen=True)
+class RabbitMQSettings:
+    host: str
+    port: int
+    management_url: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class SqsSettings:
+    endpoint_url: str
+    region: str
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    _ensure_broker("Kafka", "kafka.sh", KAFKA_PORT)
+    return f"127.0.0.1:{KAFKA_PORT}"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> RabbitMQSettings:
+    _ensure_broker("RabbitMQ", "rabbitmq.sh", RABBITMQ_MANAGEMENT_PORT)
+    # The broker's stock local account: not a secret, and never written by Eventdesk.
+    return RabbitMQSettings(
+        host="127.0.0.1",
+        port=RABBITMQ_PORT,
+        management_url=f"http://127.0.0.1:{RABBITMQ_MANAGEMENT_PORT}",
+        username="guest",
+        password="guest",
+    )
+
+
+@pytest.fixture(scope="session")
+def sqs() -> SqsSettings:
+    _ensure_broker("moto (SQS/SNS)", "moto.sh", MOTO_PORT)
+    # moto accepts any credentials; give boto3 dummy ones so it never looks elsewhere.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return SqsSettings(endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region="us-east-1")
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A topic/queue name no other test uses, readable in broker listings."""
+    test = request.node.name.replace("[", "-").replace("]", "")[:40]
+    return f"t-{test}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the developer's own config and data."""
+    monkeypatch.setenv("EVENTDESK_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("EVENTDESK_DATA_DIR", str(tmp_path / "data"))
