@@ -19,6 +19,9 @@ class Browser(abc.ABC):
 
     # Shown to the operator next to the messages: what browsing does to them.
     side_effect_note: str = ""
+    # Set when browsing stopped before the end of the endpoint (a cap on held messages,
+    # FIFO groups that cannot be read past): says why, so the UI never implies "that's all".
+    incomplete: str | None = None
 
     @abc.abstractmethod
     async def next_page(self, *, timeout: float = 10.0) -> Page:

@@ -39,7 +39,10 @@ class BrokerUnreachable(EventdeskError):
 class ConnectionLost(EventdeskError):
     """The link to the broker went away mid-operation."""
 
-    hint = "The broker went away. Nothing was changed by the interrupted step; try again once it is back."
+    hint = (
+        "The broker went away. Nothing was changed by the interrupted step; "
+        "try again once it is back."
+    )
 
 
 class OperationTimeout(EventdeskError):

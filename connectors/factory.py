@@ -14,20 +14,25 @@ from .profiles import ConnectionProfile
 SecretPrompt = Callable[[ConnectionProfile, str], str | None]
 
 
-def _secret(profile: ConnectionProfile, env_key: str, field: str, prompt: SecretPrompt | None) -> str | None:
+def _secret(
+    profile: ConnectionProfile, env_key: str, field: str, prompt: SecretPrompt | None
+) -> str | None:
     env_name = profile.get(env_key)
     if env_name:
         value = os.environ.get(env_name)
         if value is None:
             raise ConfigurationError(
-                f"Connection {profile.name!r} reads its {field} from ${env_name}, which is not set.",
+                f"Connection {profile.name!r} reads its {field} from ${env_name}, "
+                "which is not set.",
                 hint=f"Set {env_name} in the environment Eventdesk starts from.",
             )
         return value
     return prompt(profile, field) if prompt else None
 
 
-def create_connector(profile: ConnectionProfile, *, prompt: SecretPrompt | None = None) -> Connector:
+def create_connector(
+    profile: ConnectionProfile, *, prompt: SecretPrompt | None = None
+) -> Connector:
     """A connector for the profile, not yet connected."""
     if profile.kind is BrokerKind.KAFKA:
         from .kafka import KafkaConnector

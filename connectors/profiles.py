@@ -50,8 +50,10 @@ class ConnectionProfile:
         for key in self.settings:
             if _SECRET_LOOKING.search(key):
                 raise ConfigurationError(
-                    f"Connection {self.name!r}: {key!r} looks like a secret; profiles never hold secrets.",
-                    hint="Name an environment variable with password_env instead, or enter it when connecting.",
+                    f"Connection {self.name!r}: {key!r} looks like a secret; "
+                    "profiles never hold secrets.",
+                    hint="Name an environment variable with password_env instead, "
+                    "or enter it when connecting.",
                 )
 
     def get(self, key: str, default: str = "") -> str:
@@ -90,7 +92,8 @@ def load_profiles(path: Path | None = None) -> list[ConnectionProfile]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigurationError(
-            f"Cannot read {path}: {exc}", hint="Fix or remove the file; Eventdesk rewrites it on save."
+            f"Cannot read {path}: {exc}",
+            hint="Fix or remove the file; Eventdesk rewrites it on save.",
         ) from exc
     entries = data.get("connections") if isinstance(data, dict) else None
     if not isinstance(entries, list):

@@ -30,17 +30,24 @@ def _port_open(port: int) -> bool:
 
 
 def _missing_broker(name: str, why: str) -> None:
-    allowed = os.environ.get("EVENTDESK_SKIP_MISSING_BROKERS") == "1" and os.environ.get("CI") != "true"
+    allowed = (
+        os.environ.get("EVENTDESK_SKIP_MISSING_BROKERS") == "1" and os.environ.get("CI") != "true"
+    )
     message = f"{name} is not available: {why}"
     if allowed:
         pytest.skip(message)
-    pytest.fail(message + " (set EVENTDESK_SKIP_MISSING_BROKERS=1 on a developer machine to skip)", pytrace=False)
+    pytest.fail(
+        message + " (set EVENTDESK_SKIP_MISSING_BROKERS=1 on a developer machine to skip)",
+        pytrace=False,
+    )
 
 
 def _ensure_broker(name: str, script: str, port: int) -> None:
     if _port_open(port):
         return
-    result = subprocess.run(["bash", str(BROKERS / script), "start"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", str(BROKERS / script), "start"], capture_output=True, text=True
+    )
     if result.returncode != 0 or not _port_open(port):
         _missing_broker(name, (result.stderr or result.stdout).strip()[-800:])
 

@@ -1,0 +1,828 @@
+"""RabbitMQ adapter: AMQP (aio-pika) to read queues, the management HTTP API to list them.
+
+AMQP has no way to list queues or see their arguments, so listing and dead-letter
+detection go through the management plugin; everything that touches messages uses AMQP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import aio_pika.abc
+import aiormq.exceptions
+
+from .base import Browser, Connector
+from .dead_letters import dead_letter_source_from_name, header_text, parse_dead_letter
+from .errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    BrokerError,
+    BrokerUnreachable,
+    ConnectionLost,
+    EndpointNotFound,
+    EventdeskError,
+    OperationTimeout,
+)
+from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Page
+
+log = logging.getLogger(__name__)
+
+BROWSE_NOTE = (
+    "Browsing holds these messages unacknowledged until you leave the queue; "
+    "they go back to it marked redelivered."
+)
+# Every held message costs broker memory and one delivery tag on our channel; past this
+# many the operator should filter or move messages rather than page further.
+MAX_HELD_MESSAGES = 50_000
+
+# How long close() waits for the broker to show requeued messages as ready again.
+_REQUEUE_WAIT = 3.0
+_MANAGEMENT_HINT = (
+    "Check that the management plugin is enabled (rabbitmq-plugins enable "
+    "rabbitmq_management) and that the connection's management URL is right."
+)
+# Headers that change each time the same message is dead-lettered again, left out of the
+# content hash so a message keeps its identity across reject/replay cycles.
+_VOLATILE_HEADERS = frozenset({"x-death", "x-delivery-count"})
+_VOLATILE_PREFIXES = ("x-last-death-",)
+
+
+def _redact(text: str, secret: str) -> str:
+    """SDK text for an error message, or none of it if it contains the password anywhere."""
+    if secret and secret in text:
+        return "(details withheld: they contained the password)"
+    return text
+
+
+class ManagementClient:
+    """A minimal client for the RabbitMQ management HTTP API.
+
+    Uses urllib in a worker thread: the API is called a few times per refresh, which does
+    not justify another HTTP dependency. Every call is bounded by `timeout`.
+    """
+
+    def __init__(self, base_url: str, *, username: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._username = username
+        self._password = password
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self._authorization = f"Basic {token}"
+
+    def __repr__(self) -> str:
+        return f"ManagementClient({self.base_url!r}, username={self._username!r})"
+
+    async def get(self, path: str, *, timeout: float = 10.0) -> Any:
+        return await self.request("GET", path, timeout=timeout)
+
+    async def put(self, path: str, body: Mapping[str, Any], *, timeout: float = 10.0) -> Any:
+        return await self.request("PUT", path, body=body, timeout=timeout)
+
+    async def delete(self, path: str, *, timeout: float = 10.0) -> Any:
+        return await self.request("DELETE", path, timeout=timeout)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> Any:
+        """The decoded JSON answer (None for an empty one); raises Eventdesk errors only."""
+        try:
+            # The thread's own socket timeout ends it; wait_for only stops us waiting longer.
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._request_sync, method, path, body, timeout),
+                timeout + 1.0,
+            )
+        except TimeoutError as exc:
+            raise OperationTimeout(
+                f"The RabbitMQ management API at {self.base_url} did not answer "
+                f"{method} {path} within {timeout:g} s."
+            ) from exc
+
+    def _request_sync(
+        self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float
+    ) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        request.add_header("Authorization", self._authorization)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(exc, method, path) from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise OperationTimeout(
+                    f"The RabbitMQ management API at {self.base_url} did not answer "
+                    f"{method} {path} within {timeout:g} s."
+                ) from exc
+            raise BrokerUnreachable(
+                f"Cannot reach the RabbitMQ management API at {self.base_url}: "
+                f"{_redact(str(exc.reason), self._password)}",
+                hint=_MANAGEMENT_HINT,
+            ) from exc
+        except TimeoutError as exc:
+            raise OperationTimeout(
+                f"The RabbitMQ management API at {self.base_url} did not answer "
+                f"{method} {path} within {timeout:g} s."
+            ) from exc
+        except OSError as exc:
+            raise BrokerUnreachable(
+                f"Lost the RabbitMQ management API at {self.base_url}: "
+                f"{_redact(str(exc), self._password)}",
+                hint=_MANAGEMENT_HINT,
+            ) from exc
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise BrokerError(
+                f"{self.base_url}{path} did not answer with JSON; is it the management API?",
+                hint=_MANAGEMENT_HINT,
+            ) from exc
+
+    def _http_error(self, exc: urllib.error.HTTPError, method: str, path: str) -> EventdeskError:
+        reason = ""
+        try:
+            answer = json.loads(exc.read() or b"{}")
+            reason = str(answer.get("reason") or answer.get("error") or "")
+        except (ValueError, OSError, AttributeError):
+            pass
+        reason = _redact(reason, self._password)
+        where = f"{method} {self.base_url}{path}"
+        if exc.code == 401:
+            return AuthenticationFailed(
+                f"The RabbitMQ management API refused user {self._username!r} ({where}).",
+                hint=(
+                    "Check the user name and password; to list queues the user also needs "
+                    "the 'management' or 'monitoring' tag."
+                ),
+            )
+        if exc.code == 403:
+            return AuthorizationFailed(
+                f"User {self._username!r} may not use {where}" + (f": {reason}" if reason else ".")
+            )
+        if exc.code == 404:
+            return EndpointNotFound(f"Not found: {where}" + (f" ({reason})" if reason else ""))
+        return BrokerError(
+            f"The RabbitMQ management API answered {exc.code} to {where}"
+            + (f": {reason}" if reason else "")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _DeadLetterRoute:
+    """Where one queue sends its dead letters, and what configured that."""
+
+    source: str
+    exchange: str
+    routing_key: str | None
+    # "argument" or "policy <name>"
+    origin: str
+
+
+class RabbitMQConnector(Connector):
+    """One RabbitMQ vhost, read over AMQP and the management API."""
+
+    kind = BrokerKind.RABBITMQ
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int = 5672,
+        vhost: str = "/",
+        username: str,
+        password: str,
+        management_url: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.vhost = vhost
+        self.username = username
+        self._password = password
+        self.management = ManagementClient(
+            management_url or f"http://{host}:15672", username=username, password=password
+        )
+        self._connection: aio_pika.abc.AbstractConnection | None = None
+        self._browsers: weakref.WeakSet[RabbitMQBrowser] = weakref.WeakSet()
+
+    def __repr__(self) -> str:
+        return (
+            f"RabbitMQConnector(host={self.host!r}, port={self.port}, vhost={self.vhost!r}, "
+            f"username={self.username!r}, management_url={self.management.base_url!r})"
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def _vhost_path(self) -> str:
+        return urllib.parse.quote(self.vhost, safe="")
+
+    # -- connection ------------------------------------------------------------------
+
+    async def connect(self, *, timeout: float = 10.0) -> None:
+        if self._connection is not None and not self._connection.is_closed:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._connection = await aio_pika.connect(
+                    host=self.host,
+                    port=self.port,
+                    login=self.username,
+                    password=self._password,
+                    virtualhost=self.vhost,
+                    timeout=timeout,
+                    client_properties={"connection_name": "Eventdesk"},
+                )
+        except Exception as exc:
+            raise self._translate(exc, doing="connect", timeout=timeout) from exc
+
+    async def close(self) -> None:
+        for browser in list(self._browsers):
+            await browser.close()
+        connection, self._connection = self._connection, None
+        if connection is None or connection.is_closed:
+            return
+        try:
+            async with asyncio.timeout(5.0):
+                await connection.close()
+        except Exception as exc:
+            # Closing is best effort: the broker drops the connection's state either way.
+            log.debug("closing the RabbitMQ connection failed: %r", exc)
+
+    def _require_connection(self) -> aio_pika.abc.AbstractConnection:
+        if self._connection is None or self._connection.is_closed:
+            raise ConnectionLost(f"Not connected to RabbitMQ at {self.address}.")
+        return self._connection
+
+    def _translate(
+        self,
+        exc: BaseException,
+        *,
+        doing: str,
+        timeout: float | None = None,
+        queue: str | None = None,
+    ) -> EventdeskError:
+        """One aio-pika/aiormq failure as an Eventdesk error; never quotes the password."""
+        if isinstance(exc, EventdeskError):
+            return exc
+        resource = f"queue {queue!r} in vhost {self.vhost!r}" if queue else f"vhost {self.vhost!r}"
+        detail = _redact(_reply_text(exc), self._password)
+        if isinstance(exc, TimeoutError):
+            within = f" within {timeout:g} s" if timeout else ""
+            return OperationTimeout(f"RabbitMQ at {self.address} did not answer ({doing}){within}.")
+        if isinstance(
+            exc,
+            aiormq.exceptions.ProbableAuthenticationError | aiormq.exceptions.AuthenticationError,
+        ):
+            return AuthenticationFailed(
+                f"RabbitMQ at {self.address} refused the login of user {self.username!r}."
+            )
+        if isinstance(exc, aiormq.exceptions.ChannelAccessRefused):
+            return AuthorizationFailed(
+                f"User {self.username!r} may not access {resource} on {self.address}: {detail}"
+            )
+        if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
+            what = f"Queue {queue!r}" if queue else "The requested object"
+            return EndpointNotFound(f"{what} does not exist in vhost {self.vhost!r}.")
+        if isinstance(exc, aiormq.exceptions.ConnectionNotAllowed) or (
+            doing == "connect"
+            and isinstance(exc, aiormq.exceptions.InvalidFrameError)
+            and "Connection.Close" in str(exc)
+        ):
+            # The broker answers Connection.Open for an unknown or forbidden vhost with
+            # Connection.Close; aiormq reports that as an unexpected frame.
+            return AuthorizationFailed(
+                f"RabbitMQ at {self.address} would not open vhost {self.vhost!r} for user "
+                f"{self.username!r}: it does not exist or the user has no permission on it."
+            )
+        if doing == "connect" and isinstance(exc, OSError | aiormq.exceptions.AMQPConnectionError):
+            return BrokerUnreachable(f"Cannot reach RabbitMQ at {self.address}: {detail}")
+        if isinstance(
+            exc,
+            aiormq.exceptions.ConnectionClosed
+            | aiormq.exceptions.ChannelInvalidStateError
+            | aiormq.exceptions.AMQPConnectionError
+            | ConnectionError,
+        ):
+            return ConnectionLost(
+                f"The connection to RabbitMQ at {self.address} went away ({doing}): {detail}"
+            )
+        if isinstance(exc, aiormq.exceptions.AMQPError | OSError):
+            return BrokerError(f"RabbitMQ at {self.address} failed to {doing}: {detail}")
+        return BrokerError(
+            f"Unexpected failure from RabbitMQ at {self.address} ({doing}): {detail}"
+        )
+
+    # -- listing -----------------------------------------------------------------------
+
+    async def list_endpoints(self, *, timeout: float = 30.0) -> list[Endpoint]:
+        vhost = self._vhost_path
+        columns = (
+            "name,type,durable,consumers,messages,messages_ready,messages_unacknowledged,"
+            "arguments,policy,effective_policy_definition,operator_policy"
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                queues, exchanges, bindings = await asyncio.gather(
+                    self.management.get(f"/api/queues/{vhost}?columns={columns}", timeout=timeout),
+                    self.management.get(f"/api/exchanges/{vhost}", timeout=timeout),
+                    self.management.get(f"/api/bindings/{vhost}", timeout=timeout),
+                )
+        except TimeoutError as exc:
+            raise OperationTimeout(
+                f"The RabbitMQ management API at {self.management.base_url} did not list "
+                f"vhost {self.vhost!r} within {timeout:g} s."
+            ) from exc
+        except EndpointNotFound as exc:
+            raise EndpointNotFound(
+                f"Vhost {self.vhost!r} does not exist on {self.management.base_url}."
+            ) from exc
+        return build_endpoints(self.vhost, queues or [], exchanges or [], bindings or [])
+
+    async def depth(self, endpoint: str, *, timeout: float = 10.0) -> int:
+        """Messages ready for delivery, exact and current (a passive declare).
+
+        Messages held unacknowledged by consumers or browsers are not counted: AMQP does not
+        report them. `list_endpoints` counts both, from statistics about a second old.
+        """
+        connection = self._require_connection()
+        try:
+            async with asyncio.timeout(timeout):
+                async with connection.channel(publisher_confirms=False) as channel:
+                    queue = await channel.declare_queue(endpoint, passive=True)
+                    return int(queue.declaration_result.message_count or 0)
+        except Exception as exc:
+            raise self._translate(
+                exc, doing=f"count queue {endpoint!r}", timeout=timeout, queue=endpoint
+            ) from exc
+
+    def browse(self, endpoint: str, *, page_size: int = 500) -> RabbitMQBrowser:
+        browser = RabbitMQBrowser(self, endpoint, page_size=page_size)
+        self._browsers.add(browser)
+        return browser
+
+
+class RabbitMQBrowser(Browser):
+    """Pages through a queue with basic.get, holding every message it showed unacked.
+
+    RabbitMQ cannot show message 501 without holding 1..500, so nothing is given back
+    until `close()`, which requeues all of it at once.
+    """
+
+    side_effect_note = BROWSE_NOTE
+
+    def __init__(
+        self,
+        connector: RabbitMQConnector,
+        queue: str,
+        *,
+        page_size: int = 500,
+        max_held: int = MAX_HELD_MESSAGES,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._connector = connector
+        self.endpoint = queue
+        self.page_size = page_size
+        self.max_held = max_held
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
+        # Ready messages when browsing began: the end of the browse, so messages published
+        # meanwhile (or our own requeues) never make it endless.
+        self._expected: int | None = None
+        self._read = 0
+        self._last_tag: int | None = None
+        self._exhausted = False
+        self._closed = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def held(self) -> int:
+        """Messages this browser holds unacknowledged right now."""
+        return self._read if self._last_tag is not None else 0
+
+    async def _open(self, timeout: float) -> aio_pika.abc.AbstractQueue:
+        if self._queue is not None:
+            return self._queue
+        connection = self._connector._require_connection()
+        channel = await connection.channel(publisher_confirms=False)
+        self._channel = channel
+        queue = await channel.declare_queue(self.endpoint, passive=True, timeout=timeout)
+        self._expected = int(queue.declaration_result.message_count or 0)
+        self._queue = queue
+        return queue
+
+    async def next_page(self, *, timeout: float = 10.0) -> Page:
+        if self._closed or self._exhausted:
+            return Page(messages=(), more=False)
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            messages: list[Message] = []
+            try:
+                async with asyncio.timeout(timeout):
+                    queue = await self._open(timeout)
+                # The end is checked before the page size, so a page that takes the last
+                # message already says there is no more.
+                while True:
+                    if self._closed:
+                        # close() ran meanwhile and gave everything back; stop reading.
+                        self._exhausted = True
+                        break
+                    if self._read >= (self._expected or 0):
+                        self._exhausted = True
+                        break
+                    if self._read >= self.max_held:
+                        self._exhausted = True
+                        self.side_effect_note = (
+                            f"{BROWSE_NOTE} Only the first {self.max_held:,} messages can be "
+                            "shown at once; the rest stay in the queue unseen."
+                        )
+                        break
+                    if len(messages) >= self.page_size:
+                        break
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        if not messages:
+                            raise TimeoutError
+                        break
+                    try:
+                        incoming = await queue.get(no_ack=False, fail=False, timeout=remaining)
+                    except TimeoutError:
+                        if messages:
+                            # Give the operator what arrived; the next page goes on from here.
+                            break
+                        raise
+                    if incoming is None:
+                        self._exhausted = True
+                        break
+                    self._read += 1
+                    self._last_tag = incoming.delivery_tag
+                    messages.append(message_from_amqp(self.endpoint, incoming))
+            except Exception as exc:
+                raise self._connector._translate(
+                    exc,
+                    doing=f"browse queue {self.endpoint!r}",
+                    timeout=timeout,
+                    queue=self.endpoint,
+                ) from exc
+            return Page(messages=tuple(messages), more=not self._exhausted)
+
+    async def _give_back(self, channel: aio_pika.abc.AbstractChannel, last_tag: int) -> None:
+        underlay = await channel.get_underlay_channel()
+        before = await underlay.queue_declare(self.endpoint, passive=True)
+        ready_before = int(before.message_count or 0)
+        # One multiple-nack requeues every held delivery, in its original order.
+        await underlay.basic_nack(delivery_tag=last_tag, multiple=True, requeue=True)
+        # basic.nack has no reply and the queue requeues in its own time, while it answers
+        # a declare at once; wait until the messages are back, so that a depth read right
+        # after close() counts them. The wait is bounded: a consumer may take them meanwhile.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _REQUEUE_WAIT
+        while loop.time() < deadline:
+            after = await underlay.queue_declare(self.endpoint, passive=True)
+            if int(after.message_count or 0) >= ready_before + self._read:
+                return
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        channel, self._channel = self._channel, None
+        self._queue = None
+        if channel is None or channel.is_closed:
+            return
+        last_tag, self._last_tag = self._last_tag, None
+        try:
+            async with asyncio.timeout(10.0):
+                if last_tag is not None:
+                    await self._give_back(channel, last_tag)
+                await channel.close()
+        except Exception as exc:
+            # The broker requeues unacked deliveries of a closed channel or connection itself.
+            log.debug("closing the browse channel of %r failed: %r", self.endpoint, exc)
+
+
+# -- messages --------------------------------------------------------------------------
+
+
+def message_from_amqp(endpoint: str, incoming: aio_pika.abc.AbstractIncomingMessage) -> Message:
+    """One delivered AMQP message in Eventdesk's neutral form."""
+    raw_headers = dict(incoming.headers or {})
+    headers: Headers = tuple(raw_headers.items())
+    attributes: dict[str, str] = {"redelivered": "true" if incoming.redelivered else "false"}
+    for name, value in (
+        ("delivery_tag", incoming.delivery_tag),
+        ("exchange", incoming.exchange),
+        ("routing_key", incoming.routing_key),
+        ("message_id", incoming.message_id),
+        ("correlation_id", incoming.correlation_id),
+        ("content_type", incoming.content_type),
+        ("content_encoding", incoming.content_encoding),
+        ("type", incoming.type),
+        ("app_id", incoming.app_id),
+        ("user_id", incoming.user_id),
+        ("reply_to", incoming.reply_to),
+        ("expiration", incoming.expiration),
+        ("priority", incoming.priority),
+        ("delivery_mode", getattr(incoming.delivery_mode, "value", incoming.delivery_mode)),
+    ):
+        # The default exchange is named "", which says something; None says nothing.
+        if value is not None and (value != "" or name == "exchange"):
+            attributes[name] = header_text(value)
+    if incoming.exchange == "":
+        attributes["exchange"] = "(default)"
+
+    facts = parse_dead_letter(headers, attributes=attributes)
+    if not facts.original_destination:
+        source = dead_letter_source_from_name(endpoint)
+        if source:
+            facts = replace(facts, original_destination=source)
+
+    timestamp = (
+        _aware(incoming.timestamp)
+        or _death_time(raw_headers.get("x-death"))
+        # Framework error queues (MassTransit) often carry no AMQP timestamp, only their own.
+        or facts.last_failure
+        or facts.first_failure
+    )
+    return Message(
+        endpoint=endpoint,
+        id=incoming.message_id or content_id(incoming.body, raw_headers),
+        body=incoming.body,
+        headers=headers,
+        timestamp=timestamp,
+        dead_letter=facts,
+        attributes=attributes,
+    )
+
+
+def content_id(body: bytes, headers: Mapping[str, Any]) -> str:
+    """A stable id for a message without message_id: a short hash of body and fixed headers."""
+    digest = hashlib.sha256(body)
+    stable = sorted(
+        (key, repr(value))
+        for key, value in headers.items()
+        if key not in _VOLATILE_HEADERS and not key.startswith(_VOLATILE_PREFIXES)
+    )
+    digest.update(repr(stable).encode("utf-8", "backslashreplace"))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        # AMQP timestamps are seconds since the epoch; pamqp decodes them without a zone.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def _death_time(x_death: Any) -> datetime | None:
+    if isinstance(x_death, list) and x_death and isinstance(x_death[0], Mapping):
+        return _aware(x_death[0].get("time"))
+    return None
+
+
+def _reply_text(exc: BaseException) -> str:
+    """The broker's own words for a failure (aiormq keeps them in args), or the exception."""
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, str) and arg:
+            return arg
+        reply = getattr(arg, "reply_text", None)
+        if isinstance(reply, str) and reply:
+            return reply
+    return str(exc) or type(exc).__name__
+
+
+# -- dead-letter detection ---------------------------------------------------------------
+
+
+def _dead_letter_route(queue: Mapping[str, Any]) -> _DeadLetterRoute | None:
+    """The queue's dead-letter target; a queue argument wins over a policy, as in RabbitMQ."""
+    name = str(queue.get("name", ""))
+    arguments = queue.get("arguments") or {}
+    if "x-dead-letter-exchange" in arguments:
+        key = arguments.get("x-dead-letter-routing-key")
+        return _DeadLetterRoute(
+            source=name,
+            exchange=str(arguments["x-dead-letter-exchange"]),
+            routing_key=str(key) if key is not None else None,
+            origin="argument",
+        )
+    policy = queue.get("effective_policy_definition") or {}
+    if isinstance(policy, Mapping) and "dead-letter-exchange" in policy:
+        key = policy.get("dead-letter-routing-key")
+        policy_name = queue.get("policy") or queue.get("operator_policy") or "?"
+        return _DeadLetterRoute(
+            source=name,
+            exchange=str(policy["dead-letter-exchange"]),
+            routing_key=str(key) if key is not None else None,
+            origin=f"policy {policy_name}",
+        )
+    return None
+
+
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` is zero or more words."""
+    words = routing_key.split(".") if routing_key else []
+    parts = pattern.split(".") if pattern else []
+
+    def match(i: int, j: int) -> bool:
+        if i == len(parts):
+            return j == len(words)
+        if parts[i] == "#":
+            return any(match(i + 1, k) for k in range(j, len(words) + 1))
+        if j == len(words):
+            return False
+        return (parts[i] == "*" or parts[i] == words[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def _routed_queues(
+    exchange: str,
+    keys: Iterable[str],
+    exchange_types: Mapping[str, str],
+    bindings_by_source: Mapping[str, list[Mapping[str, Any]]],
+    queue_names: set[str],
+    _seen: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Queues a message sent to `exchange` with any of `keys` could reach."""
+    keys = list(keys)
+    if exchange == "":
+        return {key for key in keys if key in queue_names}
+    if exchange in _seen or exchange not in exchange_types:
+        return set()
+    kind = exchange_types[exchange]
+    found: set[str] = set()
+    for binding in bindings_by_source.get(exchange, []):
+        binding_key = str(binding.get("routing_key", ""))
+        if kind == "direct":
+            hit = binding_key in keys
+        elif kind == "topic":
+            hit = any(topic_matches(binding_key, key) for key in keys)
+        else:
+            # fanout routes everything; headers and plugin types depend on what we cannot
+            # see, so every queue behind them may receive dead letters.
+            hit = True
+        if not hit:
+            continue
+        destination = str(binding.get("destination", ""))
+        if binding.get("destination_type") == "exchange":
+            found |= _routed_queues(
+                destination,
+                keys,
+                exchange_types,
+                bindings_by_source,
+                queue_names,
+                _seen | {exchange},
+            )
+        elif destination in queue_names:
+            found.add(destination)
+    return found
+
+
+def _arguments_summary(arguments: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={header_text(value)}" for key, value in sorted(arguments.items()))
+
+
+def build_endpoints(
+    vhost: str,
+    queues: list[Mapping[str, Any]],
+    exchanges: list[Mapping[str, Any]],
+    bindings: list[Mapping[str, Any]],
+) -> list[Endpoint]:
+    """Endpoints from the management API's queues, exchanges and bindings of one vhost."""
+    queue_names = {str(q.get("name", "")) for q in queues}
+    exchange_types = {str(e.get("name", "")): str(e.get("type", "")) for e in exchanges}
+    bindings_by_source: dict[str, list[Mapping[str, Any]]] = {}
+    keys_by_queue: dict[str, set[str]] = {}
+    for binding in bindings:
+        bindings_by_source.setdefault(str(binding.get("source", "")), []).append(binding)
+        if binding.get("destination_type") == "queue":
+            keys_by_queue.setdefault(str(binding.get("destination", "")), set()).add(
+                str(binding.get("routing_key", ""))
+            )
+
+    fed_by: dict[str, dict[str, str]] = {}  # dlq -> source -> origin
+    sends_to: dict[str, set[str]] = {}
+    missing_dlx: dict[str, str] = {}
+    for queue in queues:
+        route = _dead_letter_route(queue)
+        if route is None:
+            continue
+        if route.routing_key is not None:
+            keys = {route.routing_key}
+        else:
+            # Without a dead-letter routing key a message keeps the keys it was published
+            # with; the source's own binding keys (and its name, for the default exchange)
+            # are the best guess at those.
+            keys = keys_by_queue.get(route.source, set()) | {route.source}
+        if route.exchange and route.exchange not in exchange_types:
+            missing_dlx[route.source] = route.exchange
+        targets = _routed_queues(
+            route.exchange, keys, exchange_types, bindings_by_source, queue_names
+        )
+        targets.discard(route.source)
+        sends_to[route.source] = targets
+        for target in targets:
+            fed_by.setdefault(target, {})[route.source] = route.origin
+
+    endpoints: list[Endpoint] = []
+    for queue in sorted(queues, key=lambda q: str(q.get("name", ""))):
+        name = str(queue.get("name", ""))
+        arguments = queue.get("arguments") or {}
+        details: dict[str, str] = {
+            "vhost": vhost,
+            "type": str(queue.get("type") or arguments.get("x-queue-type") or "classic"),
+            "consumers": str(queue.get("consumers", 0)),
+            "durable": "yes" if queue.get("durable") else "no",
+        }
+        if arguments:
+            details["arguments"] = _arguments_summary(arguments)
+        if queue.get("policy"):
+            details["policy"] = str(queue["policy"])
+        if sends_to.get(name):
+            details["dead letters go to"] = ", ".join(sorted(sends_to[name]))
+        if name in missing_dlx:
+            details["dead-letter exchange missing"] = (
+                f"{missing_dlx[name]!r} does not exist: dead letters of this queue are dropped"
+            )
+
+        sources = fed_by.get(name, {})
+        evidence: list[str] = []
+        by_origin: dict[str, list[str]] = {}
+        for source, origin in sorted(sources.items()):
+            by_origin.setdefault(origin, []).append(source)
+        for origin, names in by_origin.items():
+            setting = "x-dead-letter-exchange" if origin == "argument" else "dead-letter-exchange"
+            evidence.append(f"{setting} of {', '.join(names)} ({origin})")
+        feeders = set(sources)
+        named_source = dead_letter_source_from_name(name)
+        if named_source is not None:
+            if named_source in queue_names and named_source != name:
+                feeders.add(named_source)
+            if not sources:
+                evidence.append(
+                    f"name suggests it holds the failures of {named_source!r}"
+                    if named_source
+                    else "name marks a shared error queue"
+                )
+
+        endpoints.append(
+            Endpoint(
+                name=name,
+                kind=EndpointKind.QUEUE,
+                depth=_queue_depth(queue),
+                is_dead_letter=bool(sources) or named_source is not None,
+                fed_by=tuple(sorted(feeders)),
+                dead_letter_evidence="; ".join(evidence),
+                details=details,
+            )
+        )
+    return endpoints
+
+
+def _queue_depth(queue: Mapping[str, Any]) -> int | None:
+    ready = queue.get("messages_ready")
+    unacked = queue.get("messages_unacknowledged")
+    if isinstance(ready, int) and isinstance(unacked, int):
+        return ready + unacked
+    total = queue.get("messages")
+    # A queue declared a moment ago has no statistics yet: unknown, not zero.
+    return total if isinstance(total, int) else None
+
+
+__all__ = [
+    "BROWSE_NOTE",
+    "MAX_HELD_MESSAGES",
+    "ManagementClient",
+    "RabbitMQBrowser",
+    "RabbitMQConnector",
+    "build_endpoints",
+    "message_from_amqp",
+    "topic_matches",
+]

@@ -1,0 +1,907 @@
+"""Amazon SQS (and its SNS topics) behind the Connector interface, with boto3 kept off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from .base import Browser, Connector
+from .dead_letters import dead_letter_source_from_name, parse_dead_letter
+from .errors import (
+    AuthenticationFailed,
+    AuthorizationFailed,
+    BrokerError,
+    BrokerUnreachable,
+    ConfigurationError,
+    ConnectionLost,
+    EndpointNotFound,
+    EventdeskError,
+    OperationTimeout,
+)
+from .model import BrokerKind, Endpoint, EndpointKind, Message, Page
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# botocore retries on its own; two attempts ride out a blip without making a dead
+# endpoint look alive for long. The read timeout must outlast WaitTimeSeconds.
+_BOTO_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=20,
+    retries={"max_attempts": 2, "mode": "standard"},
+    max_pool_connections=16,
+)
+_WORKERS = 8
+# Attribute reads fan out per queue; a bounded fan-out keeps thousands of queues
+# from queueing thousands of futures at once.
+_ATTRIBUTE_CONCURRENCY = 8
+# SNS is a bonus: an SQS-only endpoint (ElasticMQ, a narrow IAM role) must not
+# make the queue list slow or fail.
+_SNS_BUDGET = 10.0
+
+_RECEIVE_MAX = 10  # SQS's own cap per ReceiveMessage
+_PARALLEL_RECEIVES = 4
+# If the app dies while browsing, held messages come back on their own after this.
+_BROWSE_VISIBILITY = 300
+# Held messages older than this are re-hidden on the next page, so a long browse
+# does not hand them back to consumers (or to itself, as duplicates) half-way.
+_REFRESH_AFTER = 200.0
+# Short polling samples only some SQS servers, so one empty answer proves
+# nothing; this many in a row (the later ones long-polling) means the end.
+_EMPTY_RECEIVES_AT_END = 3
+_END_WAIT_SECONDS = 1
+# Each held message is a receipt handle in memory and a hidden message on the broker.
+MAX_HELD = 20_000
+
+_AUTHENTICATION_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClient",
+        "UnrecognizedClientException",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidAccessKeyId",
+        "InvalidSecurity",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+    }
+)
+_AUTHORIZATION_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "AuthorizationError", "KmsAccessDenied"}
+)
+_NOT_FOUND_CODES = frozenset(
+    {
+        "NonExistentQueue",
+        "QueueDoesNotExist",
+        "NotFound",
+        "NotFoundException",
+        "ResourceNotFoundException",
+    }
+)
+
+
+def _error_code(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    # SQS's JSON protocol says "AWS.SimpleQueueService.NonExistentQueue" or
+    # "com.amazonaws.sqs#QueueDoesNotExist"; the last segment is the stable part.
+    code = str(error.get("QueryErrorCode") or error.get("Code") or "")
+    return code.rsplit("#", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _translate(
+    exc: BotoCoreError | ClientError, *, service: str, where: str, target: str | None
+) -> EventdeskError:
+    """One botocore failure as an Eventdesk error; `where` names the endpoint URL."""
+    on = f" on {target}" if target else ""
+    if isinstance(exc, ClientError):
+        code = _error_code(exc)
+        action = f"{service}:{exc.operation_name}"
+        text = str(exc.response.get("Error", {}).get("Message") or code)
+        if code in _AUTHENTICATION_CODES:
+            return AuthenticationFailed(
+                f"{where} refused the AWS credentials ({code}).",
+                hint="Check the access key, the secret key or the AWS profile of the connection.",
+            )
+        if code in _AUTHORIZATION_CODES:
+            return AuthorizationFailed(f"Not permitted: {action}{on} ({text}).")
+        if code in _NOT_FOUND_CODES:
+            return EndpointNotFound(f"{target or 'The queue'} does not exist at {where}.")
+        if code.isdigit():
+            # A bare HTTP status with no AWS error code: something else answered.
+            return BrokerError(
+                f"{where} answered {action} with HTTP {code}; it may not be an SQS endpoint.",
+                hint="Check the endpoint URL of the connection.",
+            )
+        return BrokerError(f"{action}{on} failed: {code}: {text}")
+    if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+        return OperationTimeout(f"{where} did not answer in time ({service}{on}).")
+    if isinstance(exc, ConnectionClosedError):
+        return ConnectionLost(f"{where} closed the connection ({service}{on}).")
+    if isinstance(exc, BotoConnectionError):
+        return BrokerUnreachable(f"Cannot reach {where}.")
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AuthenticationFailed(
+            "No usable AWS credentials were found.",
+            hint="Give the connection an access key, or an AWS profile that has credentials.",
+        )
+    if isinstance(exc, ProfileNotFound):
+        return ConfigurationError(f"{exc}.", hint="Name an AWS profile that exists in ~/.aws.")
+    return BrokerError(f"{service}{on} failed: {exc}")
+
+
+@contextlib.asynccontextmanager
+async def _deadline(seconds: float, what: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise OperationTimeout(f"{what} took longer than {seconds:g} s.") from exc
+
+
+def _name_from_url(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _name_from_arn(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def _redrive_target(policy: str | None) -> tuple[str, str] | None:
+    """(deadLetterTargetArn, maxReceiveCount) from a RedrivePolicy, if it names one."""
+    if not policy:
+        return None
+    try:
+        data = json.loads(policy)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("deadLetterTargetArn"):
+        return None
+    return str(data["deadLetterTargetArn"]), str(data.get("maxReceiveCount", ""))
+
+
+def _convention_source(name: str) -> str | None:
+    base = name.removesuffix(".fifo")
+    source = dead_letter_source_from_name(base)
+    if source and name.endswith(".fifo") and not source.endswith(".fifo"):
+        source += ".fifo"
+    return source
+
+
+@dataclasses.dataclass
+class _Feeder:
+    """Something whose failures land in a DLQ: a queue's or a subscription's RedrivePolicy."""
+
+    name: str  # the source queue, or the topic for a subscription
+    evidence: str
+    max_receive_count: str = ""
+    subscribed_queue: str | None = None  # set for an SNS subscription
+
+
+@dataclasses.dataclass
+class _Topic:
+    name: str
+    arn: str
+    subscriptions: int = 0
+    dead_letter_queues: list[str] = dataclasses.field(default_factory=list)
+
+
+class SqsConnector(Connector):
+    """One AWS account and region (or a local emulator) through boto3.
+
+    boto3 blocks, so every call runs on a small thread pool owned by the
+    connector. botocore clients are thread-safe; the session is not, so it is
+    used once, in connect().
+    """
+
+    kind = BrokerKind.SQS
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        aws_profile: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> None:
+        if bool(access_key_id) != bool(secret_access_key):
+            raise ConfigurationError(
+                "An AWS access key needs both its id and its secret.",
+                hint="Give both, or neither to use the AWS profile or environment.",
+            )
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.aws_profile = aws_profile
+        self.access_key_id = access_key_id
+        self._secret_access_key = secret_access_key
+        self._executor: ThreadPoolExecutor | None = None
+        self._sqs: Any = None
+        self._sns: Any = None
+        self._where = endpoint_url or f"SQS in {region}"
+        self._urls: dict[str, str] = {}
+        # DLQ name -> what feeds it, as seen by the last list_endpoints.
+        self._feeders: dict[str, list[_Feeder]] = {}
+        self._browsers: set[SqsBrowser] = set()
+
+    def __repr__(self) -> str:
+        key = self.access_key_id
+        shown = f"{key[:4]}…{key[-4:]}" if key else None
+        return (
+            f"SqsConnector(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
+            f"aws_profile={self.aws_profile!r}, access_key_id={shown!r})"
+        )
+
+    # -- plumbing -------------------------------------------------------------
+
+    async def _call(
+        self, fn: Callable[..., T], *args: Any, service: str = "sqs", target: str | None = None
+    ) -> T:
+        """Run a blocking boto3 call on the pool; its failures come back as Eventdesk errors."""
+        if self._executor is None:
+            raise self._closed_error()
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except RuntimeError as exc:  # the pool was shut down by a concurrent close()
+            raise self._closed_error() from exc
+        try:
+            return await future
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, service=service, where=self._where, target=target) from exc
+
+    def _closed_error(self) -> ConnectionLost:
+        return ConnectionLost(
+            f"The connection to {self._where} is closed.", hint="Reconnect to continue."
+        )
+
+    def _build_clients(self) -> tuple[Any, Any]:
+        try:
+            session = boto3.Session(
+                region_name=self.region,
+                profile_name=self.aws_profile,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self._secret_access_key,
+            )
+            kwargs = {"endpoint_url": self.endpoint_url, "config": _BOTO_CONFIG}
+            return session.client("sqs", **kwargs), session.client("sns", **kwargs)
+        except ValueError as exc:
+            # botocore rejects a malformed endpoint URL with a bare ValueError.
+            raise ConfigurationError(f"Invalid SQS endpoint {self.endpoint_url!r}: {exc}") from exc
+
+    # -- Connector ------------------------------------------------------------
+
+    async def connect(self, *, timeout: float = 10.0) -> None:
+        if self._sqs is not None:
+            return
+        self._executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix="eventdesk-sqs")
+        try:
+            async with _deadline(timeout, f"Connecting to {self._where}"):
+                sqs, sns = await self._call(self._build_clients)
+                self._where = self.endpoint_url or str(sqs.meta.endpoint_url)
+                await self._call(functools.partial(sqs.list_queues, MaxResults=1))
+        except BaseException:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            raise
+        self._sqs, self._sns = sqs, sns
+
+    async def close(self) -> None:
+        for browser in list(self._browsers):
+            await browser.close()
+        executor, self._executor = self._executor, None
+        self._sqs = self._sns = None
+        if executor is not None:
+            # Calls already queued still run (and end within botocore's timeouts),
+            # so whoever awaits them gets an answer rather than a stray cancel.
+            executor.shutdown(wait=False)
+
+    def _client(self) -> Any:
+        if self._sqs is None:
+            raise self._closed_error()
+        return self._sqs
+
+    async def queue_url(self, name: str) -> str:
+        """The URL of a queue by name (a URL is passed through)."""
+        if name.startswith(("http://", "https://")):
+            return name
+        url = self._urls.get(name)
+        if url is None:
+            sqs = self._client()
+            reply = await self._call(
+                functools.partial(sqs.get_queue_url, QueueName=name), target=name
+            )
+            url = self._urls[name] = str(reply["QueueUrl"])
+        return url
+
+    async def depth(self, endpoint: str, *, timeout: float = 10.0) -> int:
+        """Visible plus in-flight messages.
+
+        In-flight counts too, so messages an open browser holds (or a consumer is
+        working on) do not vanish from the count; delayed messages do not count
+        until they can be received.
+        """
+        sqs = self._client()
+        async with _deadline(timeout, f"Reading the depth of {endpoint}"):
+            url = await self.queue_url(endpoint)
+            try:
+                attributes = await self._queue_attributes(
+                    sqs,
+                    url,
+                    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                    endpoint,
+                )
+            except EndpointNotFound:
+                self._urls.pop(endpoint, None)
+                raise
+        return _depth(attributes)
+
+    async def _queue_attributes(
+        self, sqs: Any, url: str, names: list[str], target: str
+    ) -> dict[str, str]:
+        reply = await self._call(
+            functools.partial(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=names),
+            target=target,
+        )
+        return dict(reply.get("Attributes", {}))
+
+    async def list_endpoints(self, *, timeout: float = 30.0) -> list[Endpoint]:
+        sqs = self._client()
+        async with _deadline(timeout, f"Listing the queues of {self._where}"):
+            sns_task = asyncio.create_task(self._topics_best_effort())
+            try:
+                urls = await self._call(functools.partial(_all_queue_urls, sqs))
+                queues = await self._all_attributes(sqs, urls)
+            except BaseException:
+                sns_task.cancel()
+                raise
+            topics, subscription_feeders = await sns_task
+            feeders = _queue_feeders(queues)
+            for dlq, found in subscription_feeders.items():
+                feeders.setdefault(dlq, []).extend(found)
+            endpoints = [
+                await self._queue_endpoint(sqs, name, attributes, feeders.get(name, []), queues)
+                for name, attributes in sorted(queues.items())
+            ]
+        self._urls = {name: attributes["_url"] for name, attributes in queues.items()}
+        self._feeders = feeders
+        endpoints.extend(_topic_endpoint(topic) for topic in sorted(topics, key=lambda t: t.name))
+        return endpoints
+
+    async def _all_attributes(self, sqs: Any, urls: list[str]) -> dict[str, dict[str, str]]:
+        gate = asyncio.Semaphore(_ATTRIBUTE_CONCURRENCY)
+
+        async def one(url: str) -> tuple[str, dict[str, str] | None]:
+            name = _name_from_url(url)
+            async with gate:
+                try:
+                    attributes = await self._queue_attributes(sqs, url, ["All"], name)
+                except EndpointNotFound:
+                    return name, None  # deleted between the listing and now
+                except AuthorizationFailed as exc:
+                    # Still worth listing: the operator sees it exists and why it is blank.
+                    attributes = {"_denied": str(exc)}
+            attributes["_url"] = url
+            return name, attributes
+
+        found = await asyncio.gather(*(one(url) for url in urls))
+        return {name: attributes for name, attributes in found if attributes is not None}
+
+    async def _queue_endpoint(
+        self,
+        sqs: Any,
+        name: str,
+        attributes: Mapping[str, str],
+        feeders: list[_Feeder],
+        queues: Mapping[str, Mapping[str, str]],
+    ) -> Endpoint:
+        details = _queue_details(attributes)
+        evidence = "; ".join(feeder.evidence for feeder in feeders)
+        fed_by = [feeder.name for feeder in feeders]
+        source = None if feeders else _convention_source(name)
+        if source is not None:
+            # Sources whose attributes we may not read still show up here.
+            sources = await self._dead_letter_sources_best_effort(sqs, attributes["_url"], name)
+            if sources:
+                fed_by = sources
+                evidence = "ListDeadLetterSourceQueues names " + ", ".join(sources)
+            else:
+                fed_by = [source] if source in queues else []
+                evidence = "name follows a dead-letter naming convention" + (
+                    f" (source {source})" if source else ""
+                )
+        _feeder_details(details, feeders)
+        denied = attributes.get("_denied")
+        if denied:
+            details["attributes"] = denied
+        return Endpoint(
+            name=name,
+            kind=EndpointKind.QUEUE,
+            depth=None if denied else _depth(attributes),
+            is_dead_letter=bool(evidence),
+            fed_by=tuple(dict.fromkeys(fed_by)),
+            dead_letter_evidence=evidence,
+            details=details,
+        )
+
+    async def _dead_letter_sources_best_effort(self, sqs: Any, url: str, name: str) -> list[str]:
+        try:
+            return await self._call(functools.partial(_dead_letter_sources, sqs, url), target=name)
+        except EventdeskError as exc:
+            log.debug("ListDeadLetterSourceQueues on %s: %s", name, exc)
+            return []
+
+    async def dead_letter_sources(self, endpoint: str) -> list[str]:
+        """Queues whose RedrivePolicy points at this one (ListDeadLetterSourceQueues)."""
+        sqs = self._client()
+        url = await self.queue_url(endpoint)
+        return await self._call(functools.partial(_dead_letter_sources, sqs, url), target=endpoint)
+
+    async def _topics_best_effort(self) -> tuple[list[_Topic], dict[str, list[_Feeder]]]:
+        try:
+            async with asyncio.timeout(_SNS_BUDGET):
+                return await self._topics()
+        except (EventdeskError, TimeoutError) as exc:
+            log.info("SNS topics skipped at %s: %s", self._where, exc or "timed out")
+            return [], {}
+
+    async def _topics(self) -> tuple[list[_Topic], dict[str, list[_Feeder]]]:
+        sns = self._sns
+        topic_arns = await self._call(functools.partial(_all_topic_arns, sns), service="sns")
+        topics = {arn: _Topic(name=_name_from_arn(arn), arn=arn) for arn in topic_arns}
+        try:
+            subscriptions = await self._call(
+                functools.partial(_all_subscriptions, sns), service="sns"
+            )
+        except AuthorizationFailed as exc:
+            # The topics are still worth listing without their dead-letter links.
+            log.info("SNS subscriptions skipped at %s: %s", self._where, exc)
+            subscriptions = []
+        gate = asyncio.Semaphore(_ATTRIBUTE_CONCURRENCY)
+
+        async def redrive_of(arn: str) -> str | None:
+            async with gate:
+                try:
+                    reply = await self._call(
+                        functools.partial(sns.get_subscription_attributes, SubscriptionArn=arn),
+                        service="sns",
+                        target=arn,
+                    )
+                except (EndpointNotFound, AuthorizationFailed):
+                    return None
+            return reply.get("Attributes", {}).get("RedrivePolicy")
+
+        # A subscription pending confirmation has no ARN yet, and delivers nothing.
+        # Any protocol may dead-letter into a queue, so all the others count.
+        confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
+        policies = await asyncio.gather(*(redrive_of(s["SubscriptionArn"]) for s in confirmed))
+        feeders: dict[str, list[_Feeder]] = {}
+        for subscription, policy in zip(confirmed, policies, strict=True):
+            topic = topics.get(subscription.get("TopicArn", ""))
+            if topic is None:
+                continue
+            topic.subscriptions += 1
+            target = _redrive_target(policy)
+            if target is None:
+                continue
+            dlq = _name_from_arn(target[0])
+            endpoint = subscription.get("Endpoint", "")
+            subscribed = _name_from_arn(endpoint) if subscription.get("Protocol") == "sqs" else None
+            topic.dead_letter_queues.append(dlq)
+            feeders.setdefault(dlq, []).append(
+                _Feeder(
+                    name=topic.name,
+                    evidence=(
+                        f"RedrivePolicy of the {subscription.get('Protocol', '?')} subscription "
+                        f"of topic {topic.name} to {subscribed or endpoint}"
+                    ),
+                    subscribed_queue=subscribed,
+                )
+            )
+        return list(topics.values()), feeders
+
+    def browse(self, endpoint: str, *, page_size: int = 500) -> SqsBrowser:
+        self._client()
+        browser = SqsBrowser(self, endpoint, page_size=page_size)
+        self._browsers.add(browser)
+        return browser
+
+    def _forget_browser(self, browser: SqsBrowser) -> None:
+        self._browsers.discard(browser)
+
+
+# -- blocking helpers, run on the connector's pool ------------------------------
+
+
+def _all_queue_urls(sqs: Any) -> list[str]:
+    urls: list[str] = []
+    for page in sqs.get_paginator("list_queues").paginate(PaginationConfig={"PageSize": 1000}):
+        urls.extend(page.get("QueueUrls", []))
+    return urls
+
+
+def _dead_letter_sources(sqs: Any, url: str) -> list[str]:
+    names: list[str] = []
+    paginator = sqs.get_paginator("list_dead_letter_source_queues")
+    for page in paginator.paginate(QueueUrl=url, PaginationConfig={"PageSize": 1000}):
+        names.extend(_name_from_url(u) for u in page.get("queueUrls", []))
+    return names
+
+
+def _all_topic_arns(sns: Any) -> list[str]:
+    arns: list[str] = []
+    for page in sns.get_paginator("list_topics").paginate():
+        arns.extend(t["TopicArn"] for t in page.get("Topics", []))
+    return arns
+
+
+def _all_subscriptions(sns: Any) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    for page in sns.get_paginator("list_subscriptions").paginate():
+        found.extend(page.get("Subscriptions", []))
+    return found
+
+
+# -- pure helpers ------------------------------------------------------------------
+
+
+def _count(attributes: Mapping[str, str], name: str) -> int:
+    try:
+        return int(attributes.get(name, "0"))
+    except ValueError:
+        return 0
+
+
+def _depth(attributes: Mapping[str, str]) -> int:
+    return _count(attributes, "ApproximateNumberOfMessages") + _count(
+        attributes, "ApproximateNumberOfMessagesNotVisible"
+    )
+
+
+def _queue_feeders(queues: Mapping[str, Mapping[str, str]]) -> dict[str, list[_Feeder]]:
+    feeders: dict[str, list[_Feeder]] = {}
+    for name, attributes in sorted(queues.items()):
+        target = _redrive_target(attributes.get("RedrivePolicy"))
+        if target is None:
+            continue
+        arn, max_receive = target
+        feeders.setdefault(_name_from_arn(arn), []).append(
+            _Feeder(
+                name=name,
+                evidence=f"RedrivePolicy of {name} (maxReceiveCount {max_receive or '?'})",
+                max_receive_count=max_receive,
+            )
+        )
+    return feeders
+
+
+def _queue_details(attributes: Mapping[str, str]) -> dict[str, str]:
+    details = {
+        "url": attributes.get("_url", ""),
+        "arn": attributes.get("QueueArn", ""),
+        "fifo": "yes" if attributes.get("FifoQueue") == "true" else "no",
+        "visible": attributes.get("ApproximateNumberOfMessages", "?"),
+        "in_flight": attributes.get("ApproximateNumberOfMessagesNotVisible", "?"),
+        "delayed": attributes.get("ApproximateNumberOfMessagesDelayed", "?"),
+        "visibility_timeout": attributes.get("VisibilityTimeout", "?"),
+    }
+    target = _redrive_target(attributes.get("RedrivePolicy"))
+    if target is not None:
+        details["dead_letter_target"] = _name_from_arn(target[0])
+        details["max_receive_count"] = target[1]
+    if attributes.get("RedriveAllowPolicy"):
+        details["redrive_allow_policy"] = attributes["RedriveAllowPolicy"]
+    return details
+
+
+def _feeder_details(details: dict[str, str], feeders: Iterable[_Feeder]) -> None:
+    counts = [f"{f.name}: {f.max_receive_count}" for f in feeders if f.max_receive_count]
+    if counts:
+        details["feeders_max_receive_count"] = ", ".join(counts)
+
+
+def _topic_endpoint(topic: _Topic) -> Endpoint:
+    details = {"arn": topic.arn, "subscriptions": str(topic.subscriptions)}
+    if topic.dead_letter_queues:
+        details["subscription_dead_letter_queues"] = ", ".join(topic.dead_letter_queues)
+    return Endpoint(name=topic.name, kind=EndpointKind.TOPIC, depth=None, details=details)
+
+
+# -- browsing ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Held:
+    receipt_handle: str
+    received_at: float
+
+
+class SqsBrowser(Browser):
+    """Shows a queue by receiving its messages and holding them invisible until close().
+
+    SQS has no peek: the only way to see a message is to receive it. Held
+    messages are released (visibility 0) on close, and come back by themselves
+    after the visibility timeout if Eventdesk dies first.
+    """
+
+    side_effect_note = (
+        "Browsing hides these messages from consumers until you leave the queue "
+        "(then they are released at once) and raises their receive count."
+    )
+
+    def __init__(self, connector: SqsConnector, endpoint: str, *, page_size: int) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.endpoint = endpoint
+        self.page_size = page_size
+        # Why the last page (more=False) is not the end of the queue, if it is not:
+        # MAX_HELD reached, or FIFO groups blocked behind messages we hold.
+        self.incomplete: str | None = None
+        self._fifo = False
+        self._connector = connector
+        self._url: str | None = None
+        # What fed this DLQ, when exactly one thing did: fills in messages that
+        # do not say where they came from.
+        self._source_arn: str | None = None
+        self._subscribed_queue: str | None = None
+        self._lock = threading.Lock()  # receives write from pool threads
+        self._held: dict[str, _Held] = {}
+        self._buffer: list[Message] = []
+        self._empty_streak = 0
+        self._exhausted = False
+        self._closed = False
+
+    @property
+    def held(self) -> int:
+        """How many messages this browser keeps hidden right now."""
+        return len(self._held)
+
+    async def next_page(self, *, timeout: float = 10.0) -> Page:
+        if self._closed:
+            return Page(messages=(), more=False)
+        async with _deadline(timeout, f"Browsing {self.endpoint}"):
+            if self._url is None:
+                await self._start()
+            await self._refresh_visibility()
+            # One message past the page tells whether another page follows.
+            while len(self._buffer) <= self.page_size and not self._exhausted:
+                if len(self._held) >= MAX_HELD:
+                    self.incomplete = f"Browsing stops at {MAX_HELD:,} held messages."
+                    break
+                await self._receive_round(self.page_size + 1 - len(self._buffer))
+            if self._exhausted and self._fifo and self.incomplete is None:
+                await self._check_fifo_blocked()
+        with self._lock:
+            self._buffer.sort(key=_age_key)
+            page = self._buffer[: self.page_size]
+            del self._buffer[: self.page_size]
+            more = bool(self._buffer) or not (self._exhausted or self.incomplete)
+        return Page(messages=tuple(page), more=more)
+
+    async def _check_fifo_blocked(self) -> None:
+        # A FIFO queue hands out nothing more of a message group while one of its
+        # messages is in flight, so "no more to receive" may leave messages unseen.
+        connector = self._connector
+        attributes = await connector._queue_attributes(
+            connector._client(), self._url or "", ["ApproximateNumberOfMessages"], self.endpoint
+        )
+        unseen = _count(attributes, "ApproximateNumberOfMessages")
+        if unseen:
+            self.incomplete = (
+                f"About {unseen} more messages wait behind the shown ones in their FIFO "
+                "message groups; SQS shows them only once the shown ones are released."
+            )
+
+    async def _start(self) -> None:
+        connector = self._connector
+        url = await connector.queue_url(self.endpoint)
+        sqs = connector._client()
+        attributes = await connector._queue_attributes(
+            sqs, url, ["QueueArn", "RedrivePolicy", "FifoQueue"], self.endpoint
+        )
+        self._fifo = attributes.get("FifoQueue") == "true"
+        if _redrive_target(attributes.get("RedrivePolicy")) is not None:
+            self.side_effect_note = (
+                SqsBrowser.side_effect_note
+                + " This queue has a redrive policy: a message received maxReceiveCount times "
+                "moves to its dead-letter queue."
+            )
+        known = connector._feeders.get(self.endpoint, [])
+        try:
+            sources = await connector.dead_letter_sources(self.endpoint)
+        except (AuthorizationFailed, BrokerError):
+            # Not allowed to ask: fall back on the RedrivePolicies the listing saw.
+            sources = [f.name for f in known if f.subscribed_queue is None]
+        subscribed = {f.subscribed_queue for f in known if f.subscribed_queue}
+        arn = attributes.get("QueueArn", "")
+        if len(sources) == 1 and not subscribed and arn.count(":") == 5:
+            # SQS redrives only within one account and region, so the source's
+            # ARN differs from this queue's in the name alone.
+            self._source_arn = f"{arn.rsplit(':', 1)[0]}:{sources[0]}"
+        elif len(subscribed) == 1 and not sources:
+            self._subscribed_queue = subscribed.pop()
+        self._url = url
+
+    async def _receive_round(self, wanted: int) -> None:
+        sqs = self._connector._client()
+        if self._empty_streak:
+            counts, wait = [_RECEIVE_MAX], _END_WAIT_SECONDS
+        else:
+            counts, wait = [], 0
+            while wanted > 0 and len(counts) < _PARALLEL_RECEIVES:
+                counts.append(min(_RECEIVE_MAX, wanted))
+                wanted -= counts[-1]
+        got = await asyncio.gather(
+            *(
+                self._connector._call(
+                    functools.partial(self._receive, sqs, count, wait), target=self.endpoint
+                )
+                for count in counts
+            )
+        )
+        if sum(got):
+            self._empty_streak = 0
+        else:
+            self._empty_streak += 1
+            self._exhausted = self._empty_streak >= _EMPTY_RECEIVES_AT_END
+
+    def _receive(self, sqs: Any, count: int, wait: int) -> int:
+        """Receive and hold; runs on a pool thread, so a timed-out page loses nothing."""
+        reply = sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=count,
+            VisibilityTimeout=_BROWSE_VISIBILITY,
+            WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        received = reply.get("Messages", [])
+        messages = [self._message(raw) for raw in received]
+        now = time.monotonic()
+        with self._lock:
+            closed = self._closed
+            for raw, message in zip(received, messages, strict=True):
+                if closed:
+                    break
+                # At-least-once delivery can hand us one we hold already: keep the
+                # newest handle (the old one may no longer be valid) and show it once.
+                seen = message.id in self._held
+                self._held[message.id] = _Held(raw["ReceiptHandle"], now)
+                if not seen:
+                    self._buffer.append(message)
+        if closed:
+            # close() ran while this receive was in flight and cannot see these.
+            _release_quietly(sqs, self._url, [raw["ReceiptHandle"] for raw in received])
+        return len(received)
+
+    def _message(self, raw: Mapping[str, Any]) -> Message:
+        attributes = {str(k): str(v) for k, v in raw.get("Attributes", {}).items()}
+        headers = tuple(
+            (str(name), value.get("StringValue", value.get("BinaryValue")))
+            for name, value in raw.get("MessageAttributes", {}).items()
+        )
+        facts_from = attributes
+        if self._source_arn and "DeadLetterQueueSourceArn" not in attributes:
+            # AWS stamps moved messages with their source; emulators do not, and
+            # the RedrivePolicy names the same queue.
+            facts_from = {**attributes, "DeadLetterQueueSourceArn": self._source_arn}
+        facts = parse_dead_letter(headers, attributes=facts_from)
+        if self._subscribed_queue and not facts.original_destination:
+            facts = dataclasses.replace(
+                facts,
+                convention=facts.convention or "sns subscription redrive",
+                original_destination=self._subscribed_queue,
+                reason=facts.reason or "SNS could not deliver it to the subscribed queue",
+            )
+        sent = attributes.get("SentTimestamp")
+        # A FIFO message group does what a key does elsewhere: it orders and partitions.
+        group = attributes.get("MessageGroupId")
+        return Message(
+            endpoint=self.endpoint,
+            id=str(raw["MessageId"]),
+            body=str(raw.get("Body", "")).encode("utf-8"),
+            key=group.encode("utf-8") if group else None,
+            headers=headers,
+            timestamp=datetime.fromtimestamp(int(sent) / 1000, tz=UTC) if sent else None,
+            dead_letter=facts,
+            attributes=attributes,
+        )
+
+    async def _refresh_visibility(self) -> None:
+        cutoff = time.monotonic() - _REFRESH_AFTER
+        with self._lock:
+            stale = [h for h in self._held.values() if h.received_at < cutoff]
+            now = time.monotonic()
+            for held in stale:
+                held.received_at = now
+        if stale:
+            await self._change_visibility([h.receipt_handle for h in stale], _BROWSE_VISIBILITY)
+
+    async def _change_visibility(self, handles: list[str], seconds: int) -> None:
+        sqs = self._connector._client()
+        batches = [handles[i : i + 10] for i in range(0, len(handles), 10)]
+        await asyncio.gather(
+            *(
+                self._connector._call(
+                    functools.partial(_change_visibility_batch, sqs, self._url, batch, seconds),
+                    target=self.endpoint,
+                )
+                for batch in batches
+            )
+        )
+
+    async def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            handles = [h.receipt_handle for h in self._held.values()]
+            self._held.clear()
+            self._buffer.clear()
+        self._connector._forget_browser(self)
+        if not handles:
+            return
+        try:
+            # Shielded: a cancelled close must still give the messages back.
+            await asyncio.shield(self._change_visibility(handles, 0))
+        except EventdeskError as exc:
+            # Nothing is lost: they reappear when the visibility timeout ends.
+            log.warning(
+                "Could not release %d browsed messages of %s (back within %d s): %s",
+                len(handles),
+                self.endpoint,
+                _BROWSE_VISIBILITY,
+                exc,
+            )
+
+
+def _change_visibility_batch(sqs: Any, url: str | None, handles: list[str], seconds: int) -> None:
+    reply = sqs.change_message_visibility_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for i, handle in enumerate(handles)
+        ],
+    )
+    for failure in reply.get("Failed", []):
+        # Deleted by a consumer meanwhile, or a handle superseded by a redelivery.
+        log.debug("ChangeMessageVisibility %s: %s", failure.get("Code"), failure.get("Message"))
+
+
+def _release_quietly(sqs: Any, url: str | None, handles: list[str]) -> None:
+    for i in range(0, len(handles), 10):
+        with contextlib.suppress(BotoCoreError, ClientError):
+            _change_visibility_batch(sqs, url, handles[i : i + 10], 0)
+
+
+def _age_key(message: Message) -> int:
+    # Ties keep receive order (the sort is stable), which in a FIFO queue is the
+    # group's order.
+    sent = message.attributes.get("SentTimestamp", "0")
+    return int(sent) if sent.isdigit() else 0
