@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -497,7 +498,9 @@ class KafkaBrowser(Browser):
         return Page(messages=messages, more=bool(self._remaining))
 
     def _message(self, record: ConsumerRecord) -> Message:
-        headers: Headers = tuple((name, value) for name, value in record.headers)
+        # Every dead letter repeats the same dozen header names; one copy of each keeps a
+        # 100,000-message browse some 70 MB smaller.
+        headers: Headers = tuple((sys.intern(name), value) for name, value in record.headers)
         facts = parse_dead_letter(headers)
         if facts.original_destination is None and self._implied_source is not None:
             facts = dataclasses.replace(

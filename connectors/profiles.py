@@ -41,12 +41,6 @@ class ConnectionProfile:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ConfigurationError("A connection needs a name.")
-        unknown = set(self.settings) - KNOWN_SETTINGS[self.kind]
-        if unknown:
-            raise ConfigurationError(
-                f"Connection {self.name!r}: unknown setting(s) {', '.join(sorted(unknown))} "
-                f"for {self.kind.value}."
-            )
         for key in self.settings:
             if _SECRET_LOOKING.search(key):
                 raise ConfigurationError(
@@ -55,6 +49,12 @@ class ConnectionProfile:
                     hint="Name an environment variable with password_env instead, "
                     "or enter it when connecting.",
                 )
+        unknown = set(self.settings) - KNOWN_SETTINGS[self.kind]
+        if unknown:
+            raise ConfigurationError(
+                f"Connection {self.name!r}: unknown setting(s) {', '.join(sorted(unknown))} "
+                f"for {self.kind.value}."
+            )
 
     def get(self, key: str, default: str = "") -> str:
         return str(self.settings.get(key, default))
@@ -75,7 +75,10 @@ class ConnectionProfile:
                 settings={str(k): str(v) for k, v in settings.items()},
             )
         except (KeyError, ValueError, TypeError) as exc:
-            raise ConfigurationError(f"Malformed connection entry {dict(data)!r}: {exc}") from exc
+            # Name the entry, never echo it: a hand-edited file may hold what it should not.
+            raise ConfigurationError(
+                f"Malformed connection entry {str(data.get('name', '?'))!r}: {exc}"
+            ) from exc
 
 
 def default_profiles_path() -> Path:

@@ -5,7 +5,6 @@ queue), so the x-death headers are exactly what a production broker writes. Fram
 error queues (MassTransit, Spring AMQP) are published the way those frameworks publish.
 """
 
-
 from __future__ import annotations
 
 import asyncio

@@ -1,0 +1,552 @@
+"""The main window: connections on the left, one endpoint's messages and a message on the right."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from eventdesk.connectors.base import Connector
+from eventdesk.connectors.errors import CONNECTION_ERRORS, ConfigurationError, EventdeskError
+from eventdesk.connectors.factory import create_connector
+from eventdesk.connectors.model import Endpoint, Message
+from eventdesk.connectors.profiles import ConnectionProfile, save_profiles
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
+
+from .connection_dialog import ConnectionDialog
+from .connection_tree import NO_CONNECTIONS_TEXT, ConnectionTreeWidget
+from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeModel
+from .error_log_widget import ErrorLogWidget
+from .error_presenter import ErrorPresenter
+from .message_browser_widget import MessageBrowserWidget, count_summary
+from .message_detail import MessageDetailWidget
+from .operations import AsyncOp, TaskOwner, current_loop
+from .status_progress import StatusProgressWidget
+
+log = logging.getLogger(__name__)
+
+PICK_ENDPOINT_TEXT = "Pick a dead-letter queue on the left to see its messages."
+# Closing must not hang on a dead broker; whatever is still held after this, the broker
+# takes back when the connection drops with the process.
+CLOSE_TIMEOUT_S = 8.0
+_STATUS_NAME_LIMIT = 24
+_STATE_DOT_COLORS = {
+    ConnectionState.CONNECTING: "#9e9e9e",
+    ConnectionState.CONNECTED: "#2e9d4f",
+    ConnectionState.ERROR: "#d32f2f",
+}
+
+# Asked for a secret the profile does not point at: (profile, field) -> value or None.
+SecretPrompt = Callable[[ConnectionProfile, str], str | None]
+
+
+class MainWindow(QMainWindow, TaskOwner):
+    def __init__(
+        self,
+        profiles: Iterable[ConnectionProfile] = (),
+        *,
+        secret_prompt: SecretPrompt | None = None,
+        profiles_path: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Eventdesk")
+        self.resize(1400, 850)
+        self._profiles: dict[str, ConnectionProfile] = {}
+        self._connectors: dict[str, Connector] = {}
+        # Secrets the operator typed this session; never written anywhere.
+        self._secrets: dict[tuple[str, str], str] = {}
+        self._secret_prompt = secret_prompt or self._ask_secret
+        self._profiles_path = profiles_path
+        self._open: tuple[str, str] | None = None
+        # Endpoints to open again once their connection is back (connection -> endpoint).
+        self._reopen: dict[str, str] = {}
+        self._started = False
+        self._background: set[asyncio.Task[None]] = set()
+        self._shutdown: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+        self.error_presenter = ErrorPresenter(self)
+        self.progress_sink = StatusProgressWidget(self)
+
+        self.tree_model = ConnectionTreeModel(self)
+        self.tree = ConnectionTreeWidget(self.tree_model, self)
+        self.browser = MessageBrowserWidget(self)
+        self.detail = MessageDetailWidget(self)
+
+        self._build_actions()
+        self._build_layout()
+        self._build_menus()
+        self._build_status_bar()
+
+        self.tree.endpoint_selected.connect(self._on_tree_endpoint_selected)
+        self.browser.message_selected.connect(self._on_browser_message_selected)
+        self.browser.model.counts_changed.connect(self._on_browser_counts_changed)
+        self.browser.model.fetch_failed.connect(self._on_browser_fetch_failed)
+        self.error_presenter.status_message.connect(self._on_presenter_status_message)
+
+        for profile in profiles:
+            self._add_profile(profile)
+        self._update_empty_state()
+
+    # -- construction -----------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        style = self.style()
+        self.new_connection_action = QAction("New connection…", self)
+        self.new_connection_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_connection_action.setToolTip("Add a Kafka, RabbitMQ or SQS connection (Ctrl+N)")
+        self.new_connection_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon))
+        self.new_connection_action.triggered.connect(self._on_new_connection_triggered)
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setToolTip(
+            "Reload endpoints and depths; reconnect connections that failed (F5)"
+        )
+        self.refresh_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
+        self.refresh_action.triggered.connect(self.refresh)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setToolTip("Give back held messages, close connections and quit (Ctrl+Q)")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        self.dead_letters_only_action = QAction("Dead-letter queues only", self)
+        self.dead_letters_only_action.setCheckable(True)
+        self.dead_letters_only_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.dead_letters_only_action.setToolTip("Hide endpoints that are not dead-letter queues")
+        self.dead_letters_only_action.toggled.connect(self.tree.set_dead_letters_only)
+        self.tree.dead_letters_only_changed.connect(self._on_tree_dead_letters_only_changed)
+        self.tree.add_actions([self.refresh_action])
+
+    def _build_layout(self) -> None:
+        self.content_empty = QLabel(PICK_ENDPOINT_TEXT, self)
+        self.content_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.content_empty.setWordWrap(True)
+        self.content_empty.setEnabled(False)
+        font = self.content_empty.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.content_empty.setFont(font)
+
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.right_splitter.addWidget(self.browser)
+        self.right_splitter.addWidget(self.detail)
+        self.right_splitter.setStretchFactor(0, 3)
+        self.right_splitter.setStretchFactor(1, 2)
+        self.right_splitter.setChildrenCollapsible(False)
+
+        self.content_stack = QStackedWidget(self)
+        self.content_stack.addWidget(self.content_empty)
+        self.content_stack.addWidget(self.right_splitter)
+
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main_splitter.addWidget(self.tree)
+        self.main_splitter.addWidget(self.content_stack)
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([430, 970])
+        self.main_splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.main_splitter)
+        self.right_splitter.setSizes([470, 330])
+
+        self.error_log = ErrorLogWidget(self.error_presenter, self)
+        self.errors_dock = QDockWidget("Errors", self)
+        self.errors_dock.setObjectName("errors-dock")
+        self.errors_dock.setWidget(self.error_log)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.errors_dock)
+        self.errors_dock.hide()
+        self.errors_dock.visibilityChanged.connect(self._on_errors_dock_visibility_changed)
+        self._errors_dock_sized = False
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.new_connection_action)
+        toolbar.addAction(self.refresh_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.browser.load_more_action)
+        toolbar.addAction(self.browser.load_all_action)
+        toolbar.addAction(self.browser.stop_action)
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        connection = menus.addMenu("&Connection")
+        connection.addAction(self.new_connection_action)
+        connection.addAction(self.refresh_action)
+        connection.addSeparator()
+        connection.addAction(self.quit_action)
+        messages = menus.addMenu("&Messages")
+        messages.addAction(self.browser.load_more_action)
+        messages.addAction(self.browser.load_all_action)
+        messages.addAction(self.browser.stop_action)
+        view = menus.addMenu("&View")
+        view.addAction(self.dead_letters_only_action)
+        errors = self.errors_dock.toggleViewAction()
+        errors.setShortcut(QKeySequence("Ctrl+E"))
+        errors.setToolTip("Show or hide the Errors log (Ctrl+E)")
+        view.addAction(errors)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.connections_label = QLabel(self)
+        self.connections_label.setTextFormat(Qt.TextFormat.RichText)
+        self.rows_label = QLabel(self)
+        self.errors_button = QToolButton(self)
+        self.errors_button.setAutoRaise(True)
+        self.errors_button.setToolTip("Show the Errors log (Ctrl+E)")
+        self.errors_button.clicked.connect(self._on_errors_button_clicked)
+        self.errors_button.hide()
+        self.error_log.count_changed.connect(self._on_error_log_count_changed)
+        status.addPermanentWidget(self.progress_sink)
+        status.addPermanentWidget(self.rows_label)
+        status.addPermanentWidget(self.connections_label)
+        status.addPermanentWidget(self.errors_button)
+
+    # -- connections ------------------------------------------------------------------
+
+    @property
+    def profiles(self) -> list[ConnectionProfile]:
+        return list(self._profiles.values())
+
+    def connector(self, name: str) -> Connector | None:
+        return self._connectors.get(name)
+
+    def _add_profile(self, profile: ConnectionProfile) -> None:
+        if profile.name in self._profiles:
+            log.warning("Ignoring a second connection named %r", profile.name)
+            return
+        self._profiles[profile.name] = profile
+        self.tree_model.add_connection(profile)
+        self._update_connection_status()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            # After the window is painted, and outside any task: a password prompt may
+            # open a nested event loop, which must not run inside an asyncio task.
+            QTimer.singleShot(0, self._connect_all)
+
+    def _connect_all(self) -> None:
+        for name in list(self._profiles):
+            self._connect(name)
+
+    def _connect(self, name: str) -> None:
+        if self._shutdown is not None:
+            return
+        profile = self._profiles[name]
+        if self._open is not None and self._open[0] == name:
+            # Its browser rides on the link being replaced: give its messages back while
+            # that link may still work, and reopen the endpoint on the new one.
+            self._reopen[name] = self._open[1]
+            self._open = None
+            self.browser.clear()
+            self._update_empty_state()
+        old = self._connectors.pop(name, None)
+        if old is not None:
+            self._close_in_background(old)
+        self._set_state(name, ConnectionState.CONNECTING)
+        try:
+            connector = create_connector(profile, prompt=self._remembered_secret)
+        except EventdeskError as exc:
+            self._set_state(name, ConnectionState.ERROR, message=str(exc), hint=exc.hint)
+            self.error_presenter.present(exc, context=f"Connecting to {name}")
+            return
+        self._connectors[name] = connector
+
+        async def open_and_list() -> list[Endpoint]:
+            await connector.connect()
+            return await connector.list_endpoints()
+
+        AsyncOp(self, open_and_list).latest_wins(f"connect:{name}").with_progress(
+            f"Connecting to {name}…"
+        ).with_context(f"Connecting to {name}").success(
+            lambda endpoints: self._on_connected(name, connector, endpoints)
+        ).failure(lambda exc: self._on_connection_failed(name, connector, exc)).run()
+
+    def _on_connected(self, name: str, connector: Connector, endpoints: list[Endpoint]) -> None:
+        if self._connectors.get(name) is not connector:
+            return
+        self._set_state(name, ConnectionState.CONNECTED)
+        self._show_endpoints(name, endpoints)
+        reopen = self._reopen.pop(name, None)
+        endpoint = next((e for e in endpoints if e.name == reopen), None)
+        if endpoint is not None and self._open is None:
+            self._on_tree_endpoint_selected(name, endpoint)
+
+    def _on_connection_failed(self, name: str, connector: Connector, exc: BaseException) -> None:
+        if self._connectors.get(name) is connector:
+            self._connectors.pop(name)
+            self._mark_failed(name, exc)
+        self._close_in_background(connector)
+        self.error_presenter.present(exc, context=f"Connecting to {name}")
+
+    def _mark_failed(self, name: str, exc: BaseException) -> None:
+        hint = exc.hint if isinstance(exc, EventdeskError) else ""
+        message = str(exc) or type(exc).__name__
+        self._set_state(name, ConnectionState.ERROR, message=message, hint=hint)
+
+    def refresh(self) -> None:
+        """F5: reconnect what failed, re-list what is connected."""
+        for name in list(self._profiles):
+            state = self.tree_model.state(name)
+            connector = self._connectors.get(name)
+            if state is ConnectionState.ERROR or connector is None:
+                self._connect(name)
+            elif state is ConnectionState.CONNECTED:
+                self._relist(name, connector)
+
+    def _relist(self, name: str, connector: Connector) -> None:
+        def on_failure(exc: BaseException) -> None:
+            if isinstance(exc, CONNECTION_ERRORS) and self._connectors.get(name) is connector:
+                self._mark_failed(name, exc)
+            self.error_presenter.present(exc, context=f"Refreshing {name}")
+
+        AsyncOp(self, connector.list_endpoints).latest_wins(f"refresh:{name}").with_progress(
+            f"Refreshing {name}…"
+        ).success(lambda endpoints: self._on_relisted(name, connector, endpoints)).failure(
+            on_failure
+        ).run()
+
+    def _on_relisted(self, name: str, connector: Connector, endpoints: list[Endpoint]) -> None:
+        if self._connectors.get(name) is connector:
+            self._show_endpoints(name, endpoints)
+
+    def _show_endpoints(self, name: str, endpoints: list[Endpoint]) -> None:
+        self.tree_model.set_endpoints(name, endpoints)
+        if self._open is not None and self._open[0] == name:
+            depth = next((e.depth for e in endpoints if e.name == self._open[1]), None)
+            model = self.browser.model
+            if depth is not None and model.has_more:
+                model.set_expected_total(depth)
+        self._update_empty_state()
+
+    def _set_state(
+        self, name: str, state: ConnectionState, *, message: str = "", hint: str = ""
+    ) -> None:
+        self.tree_model.set_state(name, state, message=message, hint=hint)
+        self._update_connection_status()
+
+    def _close_in_background(self, connector: Connector) -> None:
+        # Browsers being closed may still need this connector's link to give messages back.
+        browsers_closing = self.browser.model.pending_closes()
+
+        async def close() -> None:
+            if browsers_closing:
+                await asyncio.wait(browsers_closing)
+            try:
+                await asyncio.wait_for(connector.close(), CLOSE_TIMEOUT_S)
+            except Exception:
+                log.warning("Closing a connector failed", exc_info=True)
+
+        task = current_loop().create_task(close())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- secrets ----------------------------------------------------------------------
+
+    def _remembered_secret(self, profile: ConnectionProfile, field: str) -> str | None:
+        key = (profile.name, field)
+        if key not in self._secrets:
+            value = self._secret_prompt(profile, field)
+            if value is None:
+                raise ConfigurationError(
+                    f"No {field} was given for {profile.name}.",
+                    hint="Press F5 (Refresh) to be asked again.",
+                )
+            self._secrets[key] = value
+        return self._secrets[key]
+
+    def _ask_secret(self, profile: ConnectionProfile, field: str) -> str | None:
+        user = profile.get("username")
+        who = f" as {user}" if user else ""
+        text, ok = QInputDialog.getText(
+            self,
+            f"{profile.name}: {field}",
+            f"{field.capitalize()} for {profile.name}{who}.\n"
+            "Kept in memory until Eventdesk quits; never written to disk.",
+            QLineEdit.EchoMode.Password,
+        )
+        return text if ok else None
+
+    # -- new connection ---------------------------------------------------------------
+
+    def _on_new_connection_triggered(self) -> None:
+        dialog = ConnectionDialog(self._profiles.keys(), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.add_connection(dialog.profile())
+
+    def add_connection(self, profile: ConnectionProfile) -> None:
+        """Remember the profile on disk (no secrets in it) and connect it."""
+        self._add_profile(profile)
+        try:
+            save_profiles(self._profiles.values(), self._profiles_path)
+        except OSError as exc:
+            self.error_presenter.present(
+                ConfigurationError(
+                    f"Could not save connections: {exc}",
+                    hint="The connection works for this session; check the config folder.",
+                ),
+                context="Saving connections",
+            )
+        self._update_empty_state()
+        self._connect(profile.name)
+
+    # -- browsing ---------------------------------------------------------------------
+
+    @property
+    def open_endpoint(self) -> tuple[str, str] | None:
+        return self._open
+
+    def open_endpoint_named(self, connection: str, endpoint: str) -> bool:
+        """Select (and so open) an endpoint as if the operator had clicked it."""
+        return self.tree.select_endpoint(connection, endpoint)
+
+    def _on_tree_endpoint_selected(self, connection: str, endpoint: Endpoint) -> None:
+        if self._open == (connection, endpoint.name) or self._shutdown is not None:
+            return
+        connector = self._connectors.get(connection)
+        if connector is None or self.tree_model.state(connection) is not ConnectionState.CONNECTED:
+            self.statusBar().showMessage(f"{connection} is not connected; press F5 to retry.", 8000)
+            return
+        try:
+            browser = connector.browse(endpoint.name)
+        except EventdeskError as exc:
+            self.error_presenter.present(exc, context=f"Opening {endpoint.name} on {connection}")
+            return
+        self._open = (connection, endpoint.name)
+        kind = KIND_NAMES[self._profiles[connection].kind]
+        role = "dead-letter queue" if endpoint.is_dead_letter else endpoint.kind.value
+        fed = f" · fed by {', '.join(endpoint.fed_by)}" if endpoint.fed_by else ""
+        self.detail.show_message(None)
+        self.browser.open(
+            browser,
+            title=endpoint.name,
+            subtitle=f"{kind} {role} on {connection}{fed}",
+            expected_total=endpoint.depth,
+            context=f"{endpoint.name} on {connection}",
+        )
+        self._update_empty_state()
+
+    def _on_tree_dead_letters_only_changed(self, on: bool) -> None:
+        # Mirror only: the action must not report the tree's own default as a choice.
+        with QSignalBlocker(self.dead_letters_only_action):
+            self.dead_letters_only_action.setChecked(on)
+
+    def _on_browser_message_selected(self, message: Message | None) -> None:
+        self.detail.show_message(message)
+
+    def _on_browser_counts_changed(self, _loaded: int, _expected: int) -> None:
+        model = self.browser.model
+        if model.browser is None:
+            self.rows_label.setText("")
+            return
+        self.rows_label.setText(
+            count_summary(
+                model.loaded_count,
+                model.expected_total,
+                loading=False,
+                more=model.has_more,
+            )
+        )
+
+    def _on_browser_fetch_failed(self, exc: BaseException) -> None:
+        if self._open is not None and isinstance(exc, CONNECTION_ERRORS):
+            self._mark_failed(self._open[0], exc)
+
+    # -- status -----------------------------------------------------------------------
+
+    def _update_empty_state(self) -> None:
+        if self._open is not None:
+            self.content_stack.setCurrentIndex(1)
+            return
+        self.content_stack.setCurrentIndex(0)
+        self.content_empty.setText(
+            NO_CONNECTIONS_TEXT if not self._profiles else PICK_ENDPOINT_TEXT
+        )
+
+    def _update_connection_status(self) -> None:
+        """A dot per connection (names shortened: the status line must not be crowded out)."""
+        parts, lines = [], []
+        for name in self._profiles:
+            state = self.tree_model.state(name) or ConnectionState.CONNECTING
+            color = _STATE_DOT_COLORS[state]
+            short = (
+                name if len(name) <= _STATUS_NAME_LIMIT else name[: _STATUS_NAME_LIMIT - 1] + "…"
+            )
+            parts.append(f"<span style='color:{color}'>●</span>&nbsp;{html.escape(short)}")
+            lines.append(f"{name}: {state.value}")
+        if len(parts) > 4:
+            counts = Counter(
+                self.tree_model.state(n) or ConnectionState.CONNECTING for n in self._profiles
+            )
+            parts = [
+                f"<span style='color:{_STATE_DOT_COLORS[s]}'>●</span>&nbsp;{n} {s.value}"
+                for s, n in counts.items()
+            ]
+        self.connections_label.setText("&nbsp;&nbsp;".join(parts))
+        self.connections_label.setToolTip("\n".join(lines))
+
+    def _on_presenter_status_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+
+    def _on_error_log_count_changed(self, count: int) -> None:
+        self.errors_button.setText(f"⚠ {count} error{'s' if count != 1 else ''}")
+        self.errors_button.setVisible(count > 0)
+
+    def _on_errors_button_clicked(self) -> None:
+        self.errors_dock.show()
+        self.errors_dock.raise_()
+
+    def _on_errors_dock_visibility_changed(self, visible: bool) -> None:
+        if visible and not self._errors_dock_sized:
+            # A log, not a second workspace: it must not take half the window.
+            self._errors_dock_sized = True
+            self.resizeDocks([self.errors_dock], [170], Qt.Orientation.Vertical)
+
+    # -- closing ----------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._shutdown is None:
+            self.cancel_tasks()
+            self._shutdown = current_loop().create_task(self._aclose())
+        event.accept()
+        super().closeEvent(event)
+
+    async def wait_closed(self) -> None:
+        """Returns once the window was closed and everything it opened is closed."""
+        await self._closed.wait()
+
+    async def _aclose(self) -> None:
+        try:
+            # Browsers first: they give back held messages over their connector's link.
+            try:
+                await asyncio.wait_for(self.browser.model.aclose(), CLOSE_TIMEOUT_S)
+            except Exception:
+                log.warning("Closing the message browser failed", exc_info=True)
+            connectors = list(self._connectors.values())
+            self._connectors.clear()
+            for connector in connectors:
+                self._close_in_background(connector)
+            if self._background:
+                await asyncio.gather(*self._background, return_exceptions=True)
+        finally:
+            self._closed.set()
