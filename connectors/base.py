@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from .model import BrokerKind, Endpoint, Page
+from .model import BrokerKind, Endpoint, Message, Outcome, Outgoing, Page
 
 
 class Browser(abc.ABC):
@@ -30,6 +31,15 @@ class Browser(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Give back everything held. Idempotent."""
+
+    async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
+        """Take these browsed dead letters off the endpoint for good (replayed or discarded).
+
+        RabbitMQ acks them, SQS deletes them, Kafka (which cannot delete one record) moves
+        the endpoint's review consumer group past them. Only messages this browser has
+        shown can be settled; anything else comes back as a failed Outcome.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot settle messages yet")
 
     async def __aenter__(self) -> Self:
         return self
@@ -67,6 +77,46 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def browse(self, endpoint: str, *, page_size: int = 500) -> Browser:
         """A browser over the endpoint, oldest first. Nothing is consumed."""
+
+    async def send(
+        self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
+    ) -> list[Outcome]:
+        """Publish to target and wait for the broker's confirmation of each message.
+
+        An Outcome is ok only once the broker confirmed it (RabbitMQ publisher confirm on
+        a routable publish, SQS batch entry accepted, Kafka acks=all).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot send messages yet")
+
+    async def send_and_settle(
+        self,
+        target: str,
+        messages: Sequence[Outgoing],
+        browser: Browser,
+        dead_letters: Sequence[Message],
+        *,
+        timeout: float = 30.0,
+    ) -> list[Outcome]:
+        """Replay on one broker: publish, get the confirmation, then settle what was confirmed.
+
+        `messages[i]` is the replayed form of `dead_letters[i]`. A message whose send failed
+        is never settled, so nothing is lost. Kafka overrides this with one transaction.
+        """
+        sent = await self.send(target, messages, timeout=timeout)
+        confirmed = [dl for dl, outcome in zip(dead_letters, sent, strict=True) if outcome.ok]
+        settled = {o.source_id: o for o in await browser.settle(confirmed, timeout=timeout)}
+        return [
+            outcome
+            if not outcome.ok or settled[outcome.source_id].ok
+            # Sent but not settled: it will be replayed again unless the operator says not
+            # to; the idempotency key in its headers lets consumers drop the duplicate.
+            else Outcome(
+                outcome.source_id,
+                False,
+                f"sent ({outcome.detail}) but not settled: {settled[outcome.source_id].detail}",
+            )
+            for outcome in sent
+        ]
 
     async def __aenter__(self) -> Self:
         await self.connect()

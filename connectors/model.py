@@ -118,3 +118,26 @@ class Page:
 
     messages: Sequence[Message]
     more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message exactly as a replay will send it: what the preview shows, byte for byte."""
+
+    source_id: str  # the dead letter's Message.id
+    body: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+    # Broker-specific send options, e.g. SQS MessageGroupId / MessageDeduplicationId,
+    # AMQP content_type / message_id / correlation_id.
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one message in a send, settle or replay."""
+
+    source_id: str
+    ok: bool
+    # On success: where it went (offset, message id); on failure: the broker's reason.
+    detail: str = ""
