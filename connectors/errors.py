@@ -81,3 +81,9 @@ CONNECTION_ERRORS: tuple[type[EventdeskError], ...] = (
     ConnectionLost,
     OperationTimeout,
 )
+
+
+class TlsError(EventdeskError):
+    """The TLS handshake failed: a certificate was refused, by either side."""
+
+    hint = "Check the connection's TLS settings: CA file, client certificate and key."

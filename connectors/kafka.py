@@ -7,15 +7,18 @@ import contextlib
 import dataclasses
 import os
 import socket
+import ssl
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka import errors as kafka_errors
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka.conn import create_conn
+from aiokafka.protocol.metadata import MetadataRequest
 
 from .base import Browser, Connector
 from .dead_letters import dead_letter_source_from_name, is_dead_letter_header, parse_dead_letter
@@ -29,8 +32,17 @@ from .errors import (
     EndpointNotFound,
     EventdeskError,
     OperationTimeout,
+    TlsError,
 )
-from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Page
+from .kafka_review import (
+    HandledState,
+    ReviewLedger,
+    Span,
+    message_offset,
+    reviewed_topic,
+    send_record,
+)
+from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Outcome, Outgoing, Page
 
 # Brokers of some versions do not flag every one of these as internal in metadata.
 _INTERNAL_TOPICS = frozenset(
@@ -80,6 +92,115 @@ _LINK_ERRORS = (
     ConnectionError,
 )
 
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# OpenSSL's verify codes (X509_V_ERR_*) that name what is wrong with a broker's certificate.
+_CERT_NAME_MISMATCH = frozenset({62, 64})  # hostname, IP address
+_CERT_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
+_CERT_EXPIRED, _CERT_NOT_YET_VALID = 10, 9
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How a connector authenticates to Kafka and protects the link; plain TCP by default.
+
+    Passwords are held only for the life of the connector and never shown by repr.
+    """
+
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = dataclasses.field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_key_password: str | None = dataclasses.field(default=None, repr=False)
+    ssl_check_hostname: bool = True
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in _SECURITY_PROTOCOLS:
+            raise ConfigurationError(
+                f"Kafka security_protocol {self.security_protocol!r} is not one of "
+                f"{', '.join(_SECURITY_PROTOCOLS)}."
+            )
+        if self.uses_sasl:
+            if self.sasl_mechanism not in _SASL_MECHANISMS:
+                raise ConfigurationError(
+                    f"Kafka sasl_mechanism {self.sasl_mechanism!r} is not one of "
+                    f"{', '.join(_SASL_MECHANISMS)}."
+                )
+            if not self.sasl_username:
+                raise ConfigurationError(
+                    f"{self.security_protocol} needs a user name.", hint="Set sasl_username."
+                )
+            if self.sasl_password is None:
+                raise ConfigurationError(
+                    f"{self.security_protocol} needs the password of user {self.sasl_username!r}.",
+                    hint="Enter it when connecting, or name a variable with sasl_password_env.",
+                )
+        tls_files = [
+            name for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile") if getattr(self, name)
+        ]
+        if tls_files and not self.uses_tls:
+            raise ConfigurationError(
+                f"{', '.join(tls_files)} set, but security_protocol {self.security_protocol} "
+                "does not use TLS.",
+                hint="Choose SSL or SASL_SSL, or clear the TLS files.",
+            )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ConfigurationError(
+                "ssl_keyfile is set without ssl_certfile.",
+                hint="A client key needs the client certificate that goes with it.",
+            )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A new context from the CA, client certificate and hostname settings.
+
+        ConfigurationError names the file that cannot be used.
+        """
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+        except ssl.SSLError as exc:
+            raise ConfigurationError(
+                f"ssl_cafile {self.ssl_cafile} holds no usable PEM certificate ({exc.reason}).",
+                hint="Point ssl_cafile at the PEM file of the CA that signed the broker's "
+                "certificate.",
+            ) from exc
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Cannot read ssl_cafile {self.ssl_cafile}: {exc.strerror or exc}."
+            ) from exc
+        if self.ssl_certfile:
+            try:
+                context.load_cert_chain(
+                    self.ssl_certfile, self.ssl_keyfile, password=self.ssl_key_password
+                )
+            except ssl.SSLError as exc:
+                if "BAD_DECRYPT" in str(exc.reason) or "bad decrypt" in str(exc):
+                    problem = "the key could not be decrypted (is ssl_key_password right?)"
+                else:
+                    problem = f"they are not a PEM certificate and its key ({exc.reason})"
+                raise ConfigurationError(
+                    f"Cannot use ssl_certfile {self.ssl_certfile} with ssl_keyfile "
+                    f"{self.ssl_keyfile or '(in the certificate file)'}: {problem}."
+                ) from exc
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"Cannot read the client certificate or key ({self.ssl_certfile}, "
+                    f"{self.ssl_keyfile or '-'}): {exc.strerror or exc}."
+                ) from exc
+        # Still verifies the chain; only the name check goes (the UI marks this unsafe).
+        context.check_hostname = self.ssl_check_hostname
+        return context
+
 
 class KafkaConnector(Connector):
     """One Kafka cluster: an admin client for metadata and a group-less consumer for offsets.
@@ -90,9 +211,17 @@ class KafkaConnector(Connector):
 
     kind = BrokerKind.KAFKA
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "eventdesk") -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "eventdesk",
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
+        self.security = security or KafkaSecurity()
+        self._ssl_context: ssl.SSLContext | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._offsets: AIOKafkaConsumer | None = None
         self._peeker: AIOKafkaConsumer | None = None
@@ -109,9 +238,7 @@ class KafkaConnector(Connector):
         started = time.monotonic()
         hosts = _parse_bootstrap(self.bootstrap_servers)
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=self.client_id,
-            request_timeout_ms=_request_timeout_ms(timeout),
+            **self._client_settings(), request_timeout_ms=_request_timeout_ms(timeout)
         )
         offsets = self._new_consumer(request_timeout_ms=_request_timeout_ms(timeout))
         try:
@@ -130,13 +257,10 @@ class KafkaConnector(Connector):
                 raise BrokerUnreachable(
                     f"Kafka at {self.bootstrap_servers} did not answer within {timeout:g} s."
                 ) from exc
-            # Before the first answer, a broken link means nothing usable listens there.
+            # aiokafka only logs why a bootstrap failed (DNS, TCP, TLS, SASL): ask again.
             if isinstance(exc, (*_LINK_ERRORS, *_TIMEOUT_ERRORS, OSError)):
                 left = timeout - (time.monotonic() - started)
-                why = await _why_unreachable(hosts, timeout=min(left, 2.0))
-                raise BrokerUnreachable(
-                    f"Cannot reach Kafka at {self.bootstrap_servers}: {why}."
-                ) from exc
+                raise await self._diagnose(hosts, exc, timeout=min(max(left, 1.0), 5.0)) from exc
             raise translate_error(exc, servers=self.bootstrap_servers, doing="connecting") from exc
         self._admin, self._offsets = admin, offsets
 
@@ -145,6 +269,7 @@ class KafkaConnector(Connector):
         self._browsers.clear()
         for browser in browsers:
             await browser.close()
+        await self._close_replay_clients()
         clients = (self._peeker, self._offsets, self._admin)
         self._admin = self._offsets = self._peeker = None
         await _quietly_stop(*clients)
@@ -172,6 +297,13 @@ class KafkaConnector(Connector):
             _bounded_peek(named + unnamed, topics), budget=min(_PEEK_BUDGET_S, remaining)
         )
 
+        unhandled: dict[str, int] = {}
+        remaining = timeout - (time.monotonic() - started)
+        # Review state is extra detail, like the peek: it never fails the listing.
+        with contextlib.suppress(TimeoutError, kafka_errors.KafkaError, EventdeskError, OSError):
+            async with asyncio.timeout(max(0.0, min(_PEEK_BUDGET_S, remaining))):
+                unhandled = await self._unhandled_counts(topics)
+
         endpoints = []
         for name in sorted(topics):
             source = named_sources[name]
@@ -197,7 +329,8 @@ class KafkaConnector(Connector):
                     is_dead_letter=bool(evidence),
                     fed_by=tuple(fed_by),
                     dead_letter_evidence="; ".join(evidence),
-                    details={"partitions": str(len(topics[name]))},
+                    details={"partitions": str(len(topics[name]))}
+                    | ({"unhandled": str(unhandled[name])} if name in unhandled else {}),
                 )
             )
         return endpoints
@@ -219,10 +352,161 @@ class KafkaConnector(Connector):
 
     # -- internals shared with the browser ---------------------------------------
 
-    def _new_consumer(self, **overrides: object) -> AIOKafkaConsumer:
-        settings: dict[str, object] = {
+    def _client_settings(self) -> dict[str, object]:
+        """What every aiokafka client of this connector is built with: address and security."""
+        return {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
+            **self._security_settings(),
+        }
+
+    def _security_settings(self) -> dict[str, object]:
+        security = self.security
+        settings: dict[str, object] = {"security_protocol": security.security_protocol}
+        if security.uses_tls:
+            if self._ssl_context is None:
+                self._ssl_context = security.ssl_context()
+            settings["ssl_context"] = self._ssl_context
+        if security.uses_sasl:
+            settings["sasl_mechanism"] = security.sasl_mechanism
+            settings["sasl_plain_username"] = security.sasl_username
+            settings["sasl_plain_password"] = security.sasl_password
+        return settings
+
+    async def _diagnose(
+        self, hosts: Sequence[tuple[str, int]], exc: BaseException, *, timeout: float
+    ) -> EventdeskError:
+        """Why the clients could not start, found by repeating their first steps per host.
+
+        Only runs after a failed connect: a certificate or password problem wins over
+        an unreachable host, since it is what the operator has to fix.
+        """
+        found = await asyncio.gather(*(self._probe(h, p, timeout=timeout) for h, p in hosts))
+        for problem in found:
+            if isinstance(problem, EventdeskError):
+                return problem
+        reasons = [
+            reason if len(hosts) == 1 else f"{host}:{port}: {reason}"
+            for (host, port), reason in zip(hosts, found, strict=True)
+            if reason is not None
+        ]
+        if reasons:
+            return BrokerUnreachable(
+                f"Cannot reach Kafka at {self.bootstrap_servers}: {'; '.join(reasons)}.",
+                hint="Check the host name, and that this machine's DNS (or VPN) knows it."
+                if all(reason.startswith("DNS") for reason in reasons)
+                else None,
+            )
+        return BrokerUnreachable(
+            f"Kafka at {self.bootstrap_servers} answered a probe, but its clients could not "
+            f"start: {exc}",
+            hint="The brokers it advertises may be unreachable from here.",
+        )
+
+    async def _probe(self, host: str, port: int, *, timeout: float) -> EventdeskError | str | None:
+        """One host's problem: an error to raise, a reason it is unreachable, or None if fine."""
+        unreachable = await _tcp_unreachable(host, port, timeout=timeout)
+        if unreachable is not None:
+            return unreachable
+        where = f"{host}:{port}"
+        security = self.security
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await create_conn(
+                    host,
+                    port,
+                    client_id=self.client_id,
+                    request_timeout_ms=_request_timeout_ms(timeout),
+                    **self._security_settings(),
+                )
+                try:
+                    await conn.send(MetadataRequest([]))
+                finally:
+                    conn.close()
+        except ssl.SSLCertVerificationError as exc:
+            return await self._certificate_error(host, port, exc)
+        except ssl.SSLError as exc:
+            return TlsError(
+                f"The TLS handshake with Kafka at {where} failed: {exc.reason or exc}.",
+                hint=f"Check that {where} is a TLS listener and that it accepts this client.",
+            )
+        except (
+            kafka_errors.SaslAuthenticationFailed,
+            kafka_errors.AuthenticationFailedError,
+        ) as exc:
+            return AuthenticationFailed(
+                f"SASL authentication failed for user {security.sasl_username!r} "
+                f"({security.sasl_mechanism}) at Kafka {where}: {_broker_message(exc)}",
+                hint="Check the user name and password. A user's SCRAM-SHA-256 and "
+                "SCRAM-SHA-512 credentials are set separately on the broker.",
+            )
+        except kafka_errors.UnsupportedSaslMechanismError as exc:
+            return AuthenticationFailed(
+                f"Kafka at {where} does not offer {security.sasl_mechanism}: {exc}",
+                hint="Set sasl_mechanism to one the broker lists.",
+            )
+        except kafka_errors.IllegalSaslStateError:
+            return ConfigurationError(
+                f"Kafka at {where} refused the SASL handshake; its listener is probably "
+                f"not {security.security_protocol}.",
+                hint="Set security_protocol to what the listener on this port speaks.",
+            )
+        except (TimeoutError, kafka_errors.KafkaError, OSError) as exc:
+            return self._closed_early(where, exc)
+        return None
+
+    def _closed_early(self, where: str, exc: BaseException) -> EventdeskError:
+        """TCP connected, then the broker hung up or went quiet: usually a protocol mismatch."""
+        security = self.security
+        what = "did not answer" if isinstance(exc, TimeoutError) else "closed the connection"
+        if security.uses_tls:
+            client = "a client certificate" if security.ssl_certfile else "no client certificate"
+            return TlsError(
+                f"Kafka at {where} {what} in or right after the TLS handshake "
+                f"({security.security_protocol}, {client}).",
+                hint=f"Check that {where} is a TLS listener. If it is, it may require a "
+                "client certificate (ssl_certfile, ssl_keyfile) signed by a CA it trusts, "
+                "or SASL on top (SASL_SSL).",
+            )
+        return BrokerUnreachable(
+            f"Kafka at {where} accepts connections but {what} at the first request "
+            f"(security_protocol {security.security_protocol}).",
+            hint="Check that security_protocol matches the listener on this port "
+            "(is it TLS or SASL, or not Kafka?).",
+        )
+
+    async def _certificate_error(
+        self, host: str, port: int, exc: ssl.SSLCertVerificationError
+    ) -> TlsError:
+        where = f"{host}:{port}"
+        reason = f"certificate verify failed: {exc.verify_message}"
+        cafile = self.security.ssl_cafile
+        if exc.verify_code in _CERT_NAME_MISMATCH:
+            names = await _certificate_names(host, port, self.security, timeout=2.0)
+            return TlsError(
+                f"The certificate of Kafka at {where} is not valid for {host!r}; it names "
+                f"{names or 'other hosts'} ({reason}).",
+                hint="Connect by a name the certificate lists, or have it reissued for "
+                f"{host}. Turning ssl_check_hostname off would accept any certificate "
+                "from the CA for this connection (unsafe).",
+            )
+        if exc.verify_code in _CERT_UNKNOWN_ISSUER:
+            signer = f"the CA in ssl_cafile ({cafile})" if cafile else "a CA this system trusts"
+            hint = (
+                f"The broker's certificate is not signed by {signer}; set ssl_cafile to "
+                "the CA that signed it."
+            )
+        elif exc.verify_code == _CERT_EXPIRED:
+            hint = "The broker's certificate has expired; it needs renewing."
+        elif exc.verify_code == _CERT_NOT_YET_VALID:
+            hint = "The broker's certificate is not valid yet; check this machine's clock."
+        else:
+            hint = "The broker's certificate was refused; see the reason above."
+        return TlsError(f"The certificate of Kafka at {where} was refused: {reason}.", hint=hint)
+
+    def _new_consumer(self, **overrides: object) -> AIOKafkaConsumer:
+        settings: dict[str, object] = {
+            **self._client_settings(),
             # No group: nothing can be committed and no group appears on the broker.
             "group_id": None,
             "enable_auto_commit": False,
@@ -385,6 +669,123 @@ class KafkaConnector(Connector):
         except Exception as exc:
             raise translate_error(exc, servers=self.bootstrap_servers, doing=doing) from exc
 
+    # -- replay, discard and the review group (kafka_review.py) ----------------------
+
+    # Made on first use, so connecting stays as cheap as before for read-only work.
+    _ledger: ReviewLedger | None = None
+    _sender: AIOKafkaProducer | None = None
+
+    async def send(
+        self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
+    ) -> list[Outcome]:
+        """Publish with an idempotent producer (acks=all); ok carries "partition:offset"."""
+        async with self._translated(f"sending to {target}", timeout):
+            if target not in await self._topic_partitions():
+                # Asked first: with auto-creation off, a send would wait out its whole timeout.
+                return [Outcome(m.source_id, False, f"no topic {target!r}") for m in messages]
+            if self._sender is None:
+                sender = self._new_producer(enable_idempotence=True, acks="all")
+                try:
+                    await sender.start()
+                except BaseException:
+                    await _quietly_stop(sender)
+                    raise
+                self._sender = sender
+            futures = [await send_record(self._sender, target, m) for m in messages]
+            delivered = await asyncio.gather(*futures, return_exceptions=True)
+        return [
+            Outcome(m.source_id, False, f"{type(d).__name__}: {d}")
+            if isinstance(d, BaseException)
+            else Outcome(m.source_id, True, f"{d.partition}:{d.offset}")
+            for m, d in zip(messages, delivered, strict=True)
+        ]
+
+    async def send_and_settle(
+        self,
+        target: str,
+        messages: Sequence[Outgoing],
+        browser: Browser,
+        dead_letters: Sequence[Message],
+        *,
+        timeout: float = 30.0,
+    ) -> list[Outcome]:
+        """Replay as one Kafka transaction: the records and the review group move together.
+
+        Dead letters already handled are refused, not sent again, so re-running a replay
+        never duplicates. Only a browser of this connector takes this path; any other
+        source falls back to send-then-settle.
+        """
+        if len(messages) != len(dead_letters):
+            raise ValueError("messages and dead_letters must pair up")
+        if not isinstance(browser, KafkaBrowser) or browser._connector is not self:
+            return await super().send_and_settle(
+                target, messages, browser, dead_letters, timeout=timeout
+            )
+        async with self._translated(f"replaying {browser.topic} to {target}", timeout):
+            if target not in await self._topic_partitions():
+                return [Outcome(m.id, False, f"no topic {target!r}") for m in dead_letters]
+            return await browser._settle(dead_letters, target=target, outgoing=messages)
+
+    async def handled_offsets(
+        self, topic: str, *, timeout: float = 10.0
+    ) -> dict[int, HandledState]:
+        """Per partition, what the topic's review group marks handled (replayed or discarded)."""
+        async with self._translated(f"reading the review state of {topic}", timeout):
+            return await self._review_ledger().read(topic, await self._partitions(topic))
+
+    async def delete_records_before(
+        self, topic: str, offsets: Mapping[int, int], *, timeout: float = 30.0
+    ) -> dict[int, int]:
+        """Delete every record below `offsets[partition]`; returns each new log start offset.
+
+        For retention clean-up of handled dead letters. Irreversible, so it is never part
+        of a replay or discard: the operator asks for it.
+        """
+        async with self._translated(f"deleting records of {topic}", timeout):
+            partitions = await self._partitions(topic)
+            unknown = sorted(set(offsets) - set(partitions))
+            if unknown:
+                raise EndpointNotFound(f"Topic {topic} has no partition {unknown[0]}.")
+            starts = await self._clients()[0].delete_records(
+                {TopicPartition(topic, p): RecordsToDelete(o) for p, o in offsets.items()},
+                timeout_ms=_request_timeout_ms(timeout),
+            )
+        return {tp.partition: start for tp, start in starts.items()}
+
+    async def _unhandled_counts(self, topics: Mapping[str, list[int]]) -> dict[str, int]:
+        """Records not yet handled, for those of `topics` that have a review group."""
+        admin = self._clients()[0]
+        groups = {reviewed_topic(g[0]) for g in await admin.list_consumer_groups()}
+        reviewed = {t: parts for t, parts in topics.items() if t in groups}
+        ranges = await self._offset_ranges(reviewed)
+        counts = {}
+        ledger = self._review_ledger()
+        for topic, partitions in reviewed.items():
+            states = await ledger.read(topic, partitions)
+            total = 0
+            for p in partitions:
+                begin, end = ranges[TopicPartition(topic, p)]
+                total += max(0, end - begin) - states[p].handled_between(begin, end)
+            counts[topic] = total
+        return counts
+
+    def _review_ledger(self) -> ReviewLedger:
+        if self._ledger is None:
+            self._ledger = ReviewLedger(self)
+        return self._ledger
+
+    def _new_producer(self, **overrides: object) -> AIOKafkaProducer:
+        settings: dict[str, object] = self._client_settings()
+        settings.update(overrides)
+        return AIOKafkaProducer(**settings)
+
+    async def _close_replay_clients(self) -> None:
+        ledger, sender = self._ledger, self._sender
+        self._ledger = self._sender = None
+        if ledger is not None:
+            await ledger.close()
+        await _quietly_stop(sender)
+
     def _forget(self, browser: KafkaBrowser) -> None:
         self._browsers.discard(browser)
 
@@ -410,6 +811,17 @@ class KafkaBrowser(Browser):
         self._opened = False
         # "" (a shared error queue) names no source, so it implies nothing.
         self._implied_source = dead_letter_source_from_name(topic) or None
+        # Per partition: where reading began, the offset after the last record shown, and
+        # offsets found to hold no record. Together they say what this browser has shown
+        # without keeping every id.
+        self._first: dict[int, int] = {}
+        self._read_to: dict[int, int] = {}
+        self._gaps: dict[int, list[Span]] = {}
+        # The review group's state when the browser opened, kept up to date by settle();
+        # None when it could not be read. Messages carry "handled" only once the topic has
+        # review state: on a topic nobody replayed from, "no" everywhere says nothing.
+        self._handled: dict[int, HandledState] | None = None
+        self._reviewed = False
 
     async def next_page(self, *, timeout: float = 10.0) -> Page:
         async with self._lock:
@@ -423,6 +835,50 @@ class KafkaBrowser(Browser):
             # page, so the read loop keeps to the deadline itself.
             async with self._connector._translated(f"browsing {self.topic}", None):
                 return await self._read_page(deadline, timeout)
+
+    async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
+        """Mark shown dead letters handled in the review group (discard); sends nothing."""
+        async with self._connector._translated(f"settling records of {self.topic}", timeout):
+            return await self._settle(messages)
+
+    async def _settle(
+        self,
+        messages: Sequence[Message],
+        *,
+        target: str | None = None,
+        outgoing: Sequence[Outgoing] | None = None,
+    ) -> list[Outcome]:
+        outcomes = await self._connector._review_ledger().settle(
+            self.topic,
+            messages,
+            shown=self._has_shown,
+            gaps=self._gaps,
+            target=target,
+            outgoing=outgoing,
+        )
+        if self._handled is not None:
+            for outcome, message in zip(outcomes, messages, strict=True):
+                where = message_offset(message)
+                if outcome.ok and where is not None and where[0] in self._handled:
+                    self._handled[where[0]] = self._handled[where[0]].with_handled([where[1]])
+                    self._reviewed = True
+        return outcomes
+
+    def _has_shown(self, partition: int, offset: int) -> bool:
+        if not self._first.get(partition, 0) <= offset < self._read_to.get(partition, 0):
+            return False
+        return not any(low <= offset <= high for low, high in self._gaps.get(partition, ()))
+
+    def _note_read(self, partition: int, upto: int) -> None:
+        """Everything before `upto` has been read; offsets skipped on the way hold no record."""
+        start = self._read_to.get(partition, upto)
+        if upto > start:
+            gaps = self._gaps.setdefault(partition, [])
+            if gaps and gaps[-1][1] + 1 == start:
+                gaps[-1] = (gaps[-1][0], upto - 1)
+            else:
+                gaps.append((start, upto - 1))
+        self._read_to[partition] = max(start, upto)
 
     async def close(self) -> None:
         if self._closed:
@@ -439,6 +895,12 @@ class KafkaBrowser(Browser):
             raise EndpointNotFound(f"Topic {self.topic} went away while the browser opened.")
         ranges = [(tp, begin, end) for tp, (begin, end) in sorted(spans.items()) if end > begin]
         self._remaining = [(tp, stop) for tp, _, stop in ranges]
+        self._first = {tp.partition: begin for tp, begin, _ in ranges}
+        self._read_to = dict(self._first)
+        # A group it may not read (ACLs) costs the handled marks, not the browse.
+        with contextlib.suppress(kafka_errors.KafkaError, EventdeskError):
+            self._handled = await self._connector._review_ledger().read(self.topic, partitions)
+            self._reviewed = any(state != HandledState() for state in self._handled.values())
         if ranges:
             consumer = self._connector._new_consumer(
                 max_partition_fetch_bytes=_BROWSE_PARTITION_FETCH_BYTES,
@@ -484,6 +946,8 @@ class KafkaBrowser(Browser):
                 if record.offset >= stop:
                     reached_stop = True
                     break
+                self._note_read(tp.partition, record.offset)
+                self._read_to[tp.partition] = record.offset + 1
                 messages.append(self._message(record))
                 if record.offset + 1 >= stop:
                     reached_stop = True
@@ -491,6 +955,7 @@ class KafkaBrowser(Browser):
             if not records and await consumer.position(tp) >= stop:
                 reached_stop = True
             if reached_stop:
+                self._note_read(tp.partition, stop)
                 self._remaining.pop(0)
                 consumer.pause(tp)
                 if self._remaining:
@@ -525,8 +990,15 @@ class KafkaBrowser(Browser):
                 "timestamp-type": _TIMESTAMP_TYPES.get(
                     record.timestamp_type, str(record.timestamp_type)
                 ),
+                **self._handled_attribute(record),
             },
         )
+
+    def _handled_attribute(self, record: ConsumerRecord) -> dict[str, str]:
+        if not self._reviewed or self._handled is None or record.partition not in self._handled:
+            return {}
+        handled = self._handled[record.partition].is_handled(record.offset)
+        return {"handled": "yes" if handled else "no"}
 
 
 def translate_error(exc: BaseException, *, servers: str, doing: str) -> EventdeskError:
@@ -540,6 +1012,8 @@ def translate_error(exc: BaseException, *, servers: str, doing: str) -> Eventdes
         return EndpointNotFound(f"{where} does not know the topic while {doing}.")
     if isinstance(exc, _TIMEOUT_ERRORS):
         return OperationTimeout(f"{where} did not answer in time while {doing}.")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TlsError(f"{where} presented a certificate that was refused while {doing}: {exc}")
     if isinstance(exc, (*_LINK_ERRORS, OSError)):
         return ConnectionLost(f"Lost the link to {where} while {doing}: {exc}")
     if isinstance(exc, kafka_errors.KafkaConfigurationError):
@@ -566,31 +1040,45 @@ def _parse_bootstrap(servers: str) -> list[tuple[str, int]]:
     return hosts
 
 
-async def _why_unreachable(hosts: Sequence[tuple[str, int]], *, timeout: float) -> str:
-    """The operating system's reason, per host: aiokafka only logs it.
+async def _tcp_unreachable(host: str, port: int, *, timeout: float) -> str | None:
+    """The operating system's reason no TCP connection is possible, or None if one is."""
+    try:
+        async with asyncio.timeout(max(timeout, 0.1)):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        return "no answer"
+    except socket.gaierror as exc:
+        return f"DNS cannot resolve {host} ({exc.strerror})"
+    except OSError as exc:
+        return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    writer.close()
+    return None
 
-    Only runs after a failed connect, to tell "refused" from "unknown host" from
-    "something listens but is not a plain Kafka listener".
-    """
-    reasons = []
-    for host, port in hosts:
+
+async def _certificate_names(
+    host: str, port: int, security: KafkaSecurity, *, timeout: float
+) -> str:
+    """The names a broker's certificate is valid for, as far as a second look can tell."""
+    context = security.ssl_context()
+    context.check_hostname = False
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host, port, ssl=context)
         try:
-            async with asyncio.timeout(max(timeout, 0.1)):
-                _, writer = await asyncio.open_connection(host, port)
-        except TimeoutError:
-            reason = "no answer"
-        except socket.gaierror as exc:
-            reason = f"unknown host ({exc.strerror})"
-        except OSError as exc:
-            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        else:
+            cert = writer.get_extra_info("peercert") or {}
+        finally:
             writer.close()
-            reason = (
-                "it accepts connections but did not answer as a plain Kafka listener "
-                "(is it TLS or SASL, or not Kafka?)"
-            )
-        reasons.append(reason if len(hosts) == 1 else f"{host}:{port}: {reason}")
-    return "; ".join(reasons)
+        names = [value for _, value in cert.get("subjectAltName", ())]
+        if not names:
+            names = [v for rdn in cert.get("subject", ()) for k, v in rdn if k == "commonName"]
+        return ", ".join(repr(name) for name in names)
+    return ""
+
+
+def _broker_message(exc: BaseException) -> str:
+    # aiokafka's text is "[Error 58] SaslAuthenticationFailed: <the broker's words>".
+    text = str(exc)
+    return text.split(": ", 1)[1] if ": " in text and text.startswith("[Error") else text
 
 
 def _request_timeout_ms(timeout: float) -> int:
@@ -599,7 +1087,9 @@ def _request_timeout_ms(timeout: float) -> int:
     return int(max(timeout, 1.0) * 1000) + 1000
 
 
-async def _quietly_stop(*clients: AIOKafkaConsumer | AIOKafkaAdminClient | None) -> None:
+async def _quietly_stop(
+    *clients: AIOKafkaConsumer | AIOKafkaProducer | AIOKafkaAdminClient | None,
+) -> None:
     for client in clients:
         if client is None:
             continue

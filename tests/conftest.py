@@ -6,6 +6,7 @@ developer machine that says so with EVENTDESK_SKIP_MISSING_BROKERS=1 (never unde
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,6 +22,14 @@ KAFKA_PORT = int(os.environ.get("EVENTDESK_KAFKA_PORT", "19092"))
 RABBITMQ_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_PORT", "5672"))
 RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_MANAGEMENT_PORT", "15672"))
 MOTO_PORT = int(os.environ.get("EVENTDESK_MOTO_PORT", "5055"))
+# Where the broker scripts keep their state (as in tests/brokers/common.sh).
+BROKERS_DIR = Path(os.environ.get("EVENTDESK_BROKERS_DIR") or BROKERS.parent.parent / ".brokers")
+KAFKA_SECURE_SASL_PORT = int(os.environ.get("EVENTDESK_KAFKA_SECURE_SASL_PORT", "19192"))
+KAFKA_SECURE_SSL_PORT = int(os.environ.get("EVENTDESK_KAFKA_SECURE_SSL_PORT", "19193"))
+KAFKA_SECURE_WRONG_NAME_PORT = int(
+    os.environ.get("EVENTDESK_KAFKA_SECURE_WRONG_NAME_PORT", "19196")
+)
+KAFKA_SECURE_MTLS_PORT = int(os.environ.get("EVENTDESK_KAFKA_SECURE_MTLS_PORT", "19197"))
 
 
 def _port_open(port: int) -> bool:
@@ -62,6 +71,22 @@ class RabbitMQSettings:
 
 
 @dataclass(frozen=True)
+class KafkaSecureSettings:
+    """The secured Kafka of tests/brokers/kafka-secure.sh: its listeners, CAs and users."""
+
+    sasl_port: int  # SASL_PLAINTEXT: SCRAM-SHA-256, SCRAM-SHA-512, PLAIN
+    ssl_port: int  # SSL, certificate for 127.0.0.1 and localhost
+    wrong_name_port: int  # SSL, certificate for kafka.eventdesk.invalid only
+    mtls_port: int  # SSL, client certificate required
+    tls_dir: Path  # ca.pem, other-ca.pem (signed nothing here), client.pem, client.key
+    username: str
+    passwords: dict[str, str]  # per SASL mechanism, made by the script for this setup
+
+    def __repr__(self) -> str:
+        return f"KafkaSecureSettings(sasl_port={self.sasl_port}, ssl_port={self.ssl_port}, ...)"
+
+
+@dataclass(frozen=True)
 class SqsSettings:
     endpoint_url: str
     region: str
@@ -83,6 +108,25 @@ def rabbitmq() -> RabbitMQSettings:
         management_url=f"http://127.0.0.1:{RABBITMQ_MANAGEMENT_PORT}",
         username="guest",
         password="guest",
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_secure() -> KafkaSecureSettings:
+    _ensure_broker("Secured Kafka", "kafka-secure.sh", KAFKA_SECURE_SSL_PORT)
+    credentials = BROKERS_DIR / "kafka-secure-credentials.json"
+    try:
+        data = json.loads(credentials.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _missing_broker("Secured Kafka", f"cannot read {credentials}: {exc}")
+    return KafkaSecureSettings(
+        sasl_port=KAFKA_SECURE_SASL_PORT,
+        ssl_port=KAFKA_SECURE_SSL_PORT,
+        wrong_name_port=KAFKA_SECURE_WRONG_NAME_PORT,
+        mtls_port=KAFKA_SECURE_MTLS_PORT,
+        tls_dir=BROKERS_DIR / "kafka-secure-tls",
+        username=data["username"],
+        passwords=dict(data["passwords"]),
     )
 
 

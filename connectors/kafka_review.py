@@ -1,0 +1,474 @@
+"""Which records of a Kafka dead-letter topic are handled, kept in a per-DLQ review group.
+
+Kafka cannot delete one record, so "replayed or discarded" lives beside the log: the
+review consumer group `eventdesk-review.<dlq>` commits, per partition, an offset below
+which every record is handled, and in that commit's metadata the handled offsets above it.
+A replay moves this state in the same transaction that writes the replayed records.
+
+Metadata format (version 1), one partition's commit at offset C::
+
+    eventdesk-handled:v1:<ranges>
+
+`<ranges>` is a comma-separated list of `a` or `a-b` (inclusive), counted from C and
+ascending: `eventdesk-handled:v1:2-3,7` at C=100 means 102, 103 and 107 are handled too
+(100, 101, 104..106 are not). C itself is never listed, or C would have moved. An empty
+list is `eventdesk-handled:v1:`. Metadata in any other form (someone else committed with
+the group) is read as "nothing above C". The whole string stays under the broker's
+`offset.metadata.max.bytes` (default 4096): a settle that would exceed it is refused, and
+settling the oldest unhandled records (which lets C move) makes room again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import errors as kafka_errors
+from aiokafka.structs import OffsetAndMetadata
+
+from .errors import BrokerError, EventdeskError
+from .model import Message, Outcome, Outgoing
+
+if TYPE_CHECKING:
+    from .kafka import KafkaConnector
+
+REVIEW_GROUP_PREFIX = "eventdesk-review."
+# One id per DLQ, not per operator or process: a second replayer of the same DLQ fences the
+# first, so two read-modify-writes of the review state can never both commit, and a crashed
+# replay's open transaction is aborted by the next one to start.
+TRANSACTIONAL_ID_PREFIX = "eventdesk-replay."
+METADATA_PREFIX = "eventdesk-handled:v1:"
+METADATA_MAX_CHARS = 4000
+
+Span = tuple[int, int]  # inclusive
+# Whether a browser has shown the record at (partition, offset).
+ShownCheck = Callable[[int, int], bool]
+
+
+def review_group(topic: str) -> str:
+    return f"{REVIEW_GROUP_PREFIX}{topic}"
+
+
+def replay_transactional_id(topic: str) -> str:
+    return f"{TRANSACTIONAL_ID_PREFIX}{topic}"
+
+
+def reviewed_topic(group: str) -> str | None:
+    """The DLQ a review group belongs to, or None for any other group."""
+    if not group.startswith(REVIEW_GROUP_PREFIX):
+        return None
+    return group.removeprefix(REVIEW_GROUP_PREFIX)
+
+
+class MetadataTooLarge(ValueError):
+    """The handled offsets above the committed one no longer fit in the commit's metadata."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandledState:
+    """One partition's handled offsets: everything below `committed`, plus `beyond`.
+
+    `beyond` holds sorted, disjoint, non-touching inclusive spans, all above `committed`.
+    """
+
+    committed: int = 0
+    beyond: tuple[Span, ...] = ()
+
+    def is_handled(self, offset: int) -> bool:
+        if offset < self.committed:
+            return True
+        i = bisect.bisect_right(self.beyond, (offset, float("inf"))) - 1
+        return i >= 0 and self.beyond[i][0] <= offset <= self.beyond[i][1]
+
+    def handled_between(self, begin: int, end: int) -> int:
+        """How many offsets in [begin, end) are handled."""
+        count = max(0, min(self.committed, end) - begin)
+        for low, high in self.beyond:
+            count += max(0, min(high + 1, end) - max(low, begin))
+        return count
+
+    def with_handled(
+        self, offsets: Iterable[int], *, floor: int = 0, gaps: Sequence[Span] = ()
+    ) -> HandledState:
+        """This state with `offsets` handled too.
+
+        `floor` (the log start offset) counts as handled: records below it are gone. `gaps`
+        are offsets known to hold no record (transaction markers, aborted or compacted
+        records); those touching a handled offset are taken in, so a transactional DLQ's
+        markers do not keep the committed offset from moving, while gaps between unhandled
+        records are left out and never lengthen the metadata.
+        """
+        spans = [*self.beyond, *((o, o) for o in offsets), (0, max(self.committed, floor) - 1)]
+        merged = _merge(spans)
+        touching = [
+            (low, high)
+            for low, high in gaps
+            if _covers(merged, low - 1) or _covers(merged, low) or _covers(merged, high + 1)
+        ]
+        return _normalized([*merged, *touching])
+
+    def union(self, other: HandledState) -> HandledState:
+        """Everything either state handles (handled offsets only ever grow)."""
+        committed = max(self.committed, other.committed)
+        return _normalized([(0, committed - 1), *self.beyond, *other.beyond])
+
+    def metadata(self) -> str:
+        text = METADATA_PREFIX + ",".join(
+            str(low - self.committed)
+            if low == high
+            else f"{low - self.committed}-{high - self.committed}"
+            for low, high in self.beyond
+        )
+        if len(text) > METADATA_MAX_CHARS:
+            raise MetadataTooLarge(
+                f"{len(self.beyond)} separate handled ranges above offset {self.committed} do "
+                f"not fit in a consumer group commit ({len(text)} > {METADATA_MAX_CHARS} chars)"
+            )
+        return text
+
+    @classmethod
+    def from_commit(cls, offset: int, metadata: str | None) -> HandledState:
+        """The state a commit holds; a missing commit (offset -1) handles nothing."""
+        committed = max(offset, 0)
+        if offset < 0 or not metadata or not metadata.startswith(METADATA_PREFIX):
+            return cls(committed)
+        spans = []
+        try:
+            for item in filter(None, metadata.removeprefix(METADATA_PREFIX).split(",")):
+                low, _, high = item.partition("-")
+                spans.append((committed + int(low), committed + int(high or low)))
+        except ValueError:
+            # Not ours after all: trusting a half-read list could mark records handled.
+            return cls(committed)
+        return _normalized([(0, committed - 1), *spans])
+
+
+def _normalized(spans: Iterable[Span]) -> HandledState:
+    """The state handling exactly these offsets: the prefix from 0 becomes the commit."""
+    merged = _merge(spans)
+    if merged and merged[0][0] <= 0:
+        return HandledState(merged[0][1] + 1, tuple(merged[1:]))
+    return HandledState(0, tuple(merged))
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    """Sorted, disjoint, non-touching spans; empty ones (high < low) dropped."""
+    merged: list[Span] = []
+    for low, high in sorted(s for s in spans if s[1] >= s[0]):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _covers(spans: Sequence[Span], offset: int) -> bool:
+    i = bisect.bisect_right(spans, (offset, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= offset <= spans[i][1]
+
+
+# How long a committed review state may take to show in the group's offsets: the
+# transaction's markers are written after the commit returns.
+_VISIBLE_WAIT_S = 5.0
+
+
+def message_offset(message: Message) -> tuple[int, int] | None:
+    """(partition, offset) from a browsed Kafka message's id, None if it is not one."""
+    partition, sep, offset = message.id.partition(":")
+    if not sep or not partition.isdigit() or not offset.isdigit():
+        return None
+    return int(partition), int(offset)
+
+
+class ReviewLedger:
+    """The review groups of one cluster: reads their state and moves it, transactionally.
+
+    One per connector. Per DLQ it keeps a lock (one read-modify-write at a time in this
+    process), the transactional producer (the broker fences everything else), and the
+    last state it committed, because the group's offsets show a commit a moment late.
+    """
+
+    def __init__(self, connector: KafkaConnector) -> None:
+        self._connector = connector
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._producers: dict[str, AIOKafkaProducer] = {}
+        self._committed: dict[str, dict[int, HandledState]] = {}
+
+    async def close(self) -> None:
+        producers = list(self._producers.values())
+        self._producers.clear()
+        for producer in producers:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def read(self, topic: str, partitions: Sequence[int]) -> dict[int, HandledState]:
+        """Each partition's state: the group's commit, joined with what this ledger committed
+        (the group's offsets show a transactional commit only once its markers are written).
+        """
+        admin = self._connector._clients()[0]
+        tps = [TopicPartition(topic, p) for p in partitions]
+        commits = await admin.list_consumer_group_offsets(review_group(topic), partitions=tps)
+        known = self._committed.get(topic, {})
+        states = {}
+        for tp in tps:
+            commit = commits.get(tp)
+            state = HandledState()
+            if commit is not None:
+                state = HandledState.from_commit(commit.offset, commit.metadata)
+            states[tp.partition] = state.union(known.get(tp.partition, HandledState()))
+        return states
+
+    async def settle(
+        self,
+        topic: str,
+        dead_letters: Sequence[Message],
+        *,
+        shown: ShownCheck,
+        gaps: Mapping[int, Sequence[Span]],
+        target: str | None = None,
+        outgoing: Sequence[Outgoing] | None = None,
+    ) -> list[Outcome]:
+        """Mark dead letters handled; with `target`, send `outgoing` there in the same transaction.
+
+        Either everything in the transaction shows (records in the target for
+        read_committed readers, and the review group past the dead letters) or nothing does.
+        """
+        async with self._locks.setdefault(topic, asyncio.Lock()):
+            try:
+                return await self._settle_once(topic, dead_letters, shown, gaps, target, outgoing)
+            except _Fenced:
+                # Another replayer of this DLQ (another window, process or machine) took
+                # the transactional id since this producer last ran; nothing committed, so
+                # start over with a fresh producer and the review state as it is now.
+                return await self._settle_once(topic, dead_letters, shown, gaps, target, outgoing)
+            except _Aborted as aborted:
+                return _fill([None] * len(dead_letters), dead_letters, str(aborted))
+
+    async def _settle_once(
+        self,
+        topic: str,
+        dead_letters: Sequence[Message],
+        shown: ShownCheck,
+        gaps: Mapping[int, Sequence[Span]],
+        target: str | None,
+        outgoing: Sequence[Outgoing] | None,
+    ) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(dead_letters)
+        producer = await self._producer(topic)
+        partitions = await self._connector._partitions(topic)
+        spans = await self._connector._offset_ranges({topic: partitions})
+        states = await self.read(topic, partitions)
+
+        chosen: dict[int, tuple[int, int]] = {}
+        seen: set[tuple[int, int]] = set()
+        for i, message in enumerate(dead_letters):
+            where = message_offset(message) if message.endpoint == topic else None
+            refusal = None
+            if where is None or where[0] not in states or not shown(*where):
+                refusal = f"not a record this browser of {topic} has shown"
+            elif where in seen:
+                refusal = "listed twice in one request; handled once"
+            elif states[where[0]].is_handled(where[1]):
+                refusal = (
+                    "already handled (replayed or discarded before): not sent or settled again"
+                )
+            elif where[1] < spans[TopicPartition(topic, where[0])][0]:
+                refusal = "no longer in the topic (deleted by retention or clean-up)"
+            if refusal:
+                outcomes[i] = Outcome(message.id, False, refusal)
+                continue
+            seen.add(where)
+            chosen[i] = where
+        if not chosen:
+            return _fill(outcomes, dead_letters, "")
+
+        by_partition: dict[int, list[int]] = {}
+        for partition, offset in chosen.values():
+            by_partition.setdefault(partition, []).append(offset)
+        moved = {
+            p: states[p].with_handled(
+                offsets, floor=spans[TopicPartition(topic, p)][0], gaps=gaps.get(p, ())
+            )
+            for p, offsets in by_partition.items()
+        }
+        try:
+            commits = {
+                TopicPartition(topic, p): OffsetAndMetadata(state.committed, state.metadata())
+                for p, state in moved.items()
+            }
+        except MetadataTooLarge as exc:
+            return _fill(outcomes, dead_letters, f"refused, nothing sent: {exc}")
+
+        placed = await self._transact(producer, topic, commits, target, outgoing, chosen)
+        self._committed.setdefault(topic, {}).update(moved)
+        await self._await_visible(topic, commits)
+
+        group = review_group(topic)
+        for i in chosen:
+            detail = placed.get(i, f"handled in review group {group}")
+            outcomes[i] = Outcome(dead_letters[i].id, True, detail)
+        return _fill(outcomes, dead_letters, "")
+
+    async def _transact(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        commits: dict[TopicPartition, OffsetAndMetadata],
+        target: str | None,
+        outgoing: Sequence[Outgoing] | None,
+        chosen: Mapping[int, tuple[int, int]],
+    ) -> dict[int, str]:
+        """Where each sent record went; raises _Aborted (or _Fenced) when nothing committed."""
+        try:
+            await producer.begin_transaction()
+            futures = {}
+            if target is not None and outgoing is not None:
+                for i in chosen:
+                    futures[i] = await send_record(producer, target, outgoing[i])
+            delivered = await asyncio.gather(*futures.values())
+            await producer.send_offsets_to_transaction(commits, review_group(topic))
+        except BaseException as exc:
+            # Whatever failed, nothing may show: abort (if the producer can) and start over
+            # with a fresh one, which fences this one should the abort not get through.
+            fatal = producer._txn_manager.is_fatal_error()
+            if not fatal:
+                with contextlib.suppress(Exception):
+                    await producer.abort_transaction()
+            await self._drop_producer(topic)
+            if not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, _FENCING_ERRORS):
+                raise _Fenced from exc
+            reason = str(exc) if isinstance(exc, EventdeskError) else _describe(exc)
+            raise _Aborted(
+                f"not sent, not settled: the transaction was aborted ({reason})"
+            ) from exc
+        try:
+            await producer.commit_transaction()
+        except BaseException as exc:
+            await self._drop_producer(topic)
+            # The broker may have committed before the link broke: only the review group
+            # can tell, and it is transactional, so a retry never sends a record twice.
+            raise BrokerError(
+                f"The replay transaction on {topic} may or may not have committed: {exc!r}",
+                hint="Open the dead-letter topic again: handled records are marked; "
+                "replaying the rest sends nothing twice.",
+            ) from exc
+        return {
+            i: f"{metadata.partition}:{metadata.offset}"
+            for i, metadata in zip(futures, delivered, strict=True)
+        }
+
+    async def _producer(self, topic: str) -> AIOKafkaProducer:
+        producer = self._producers.get(topic)
+        if producer is None:
+            producer = self._connector._new_producer(
+                transactional_id=replay_transactional_id(topic)
+            )
+            try:
+                # Registers the id with the coordinator, which aborts (or waits out) any
+                # transaction an earlier holder of the id left open.
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producers[topic] = producer
+        return producer
+
+    async def _drop_producer(self, topic: str) -> None:
+        producer = self._producers.pop(topic, None)
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _await_visible(
+        self, topic: str, commits: Mapping[TopicPartition, OffsetAndMetadata]
+    ) -> None:
+        """Wait (briefly) until the group's offsets show the commit, for readers elsewhere."""
+        admin = self._connector._clients()[0]
+        deadline = time.monotonic() + _VISIBLE_WAIT_S
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                now = await admin.list_consumer_group_offsets(
+                    review_group(topic), partitions=list(commits)
+                )
+                if all(
+                    tp in now
+                    and now[tp].offset == commit.offset
+                    and now[tp].metadata == commit.metadata
+                    for tp, commit in commits.items()
+                ):
+                    return
+            await asyncio.sleep(0.02)
+
+
+async def send_record(producer: AIOKafkaProducer, target: str, message: Outgoing) -> asyncio.Future:
+    """Queue one outgoing message; the future resolves to its RecordMetadata."""
+    partition = message.options.get("partition")
+    return await producer.send(
+        target,
+        value=message.body,
+        key=message.key,
+        partition=int(partition) if partition is not None else None,
+        headers=[(name, header_bytes(value)) for name, value in message.headers],
+    )
+
+
+def header_bytes(value: object) -> bytes | None:
+    """A header value as Kafka carries it: other brokers' headers may be str, int, ..."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode()
+
+
+_FENCING_ERRORS = (
+    kafka_errors.ProducerFenced,
+    kafka_errors.InvalidProducerEpoch,
+    kafka_errors.InvalidProducerIdMapping,
+)
+
+
+class _Aborted(Exception):
+    """A transaction was aborted: nothing it held was committed."""
+
+
+class _Fenced(_Aborted):
+    """The producer was fenced by a newer holder of its transactional id; nothing committed."""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _fill(
+    outcomes: list[Outcome | None], messages: Sequence[Message], detail: str
+) -> list[Outcome]:
+    return [
+        o if o is not None else Outcome(m.id, False, detail)
+        for o, m in zip(outcomes, messages, strict=True)
+    ]
+
+
+__all__ = [
+    "METADATA_PREFIX",
+    "REVIEW_GROUP_PREFIX",
+    "HandledState",
+    "MetadataTooLarge",
+    "ReviewLedger",
+    "header_bytes",
+    "message_offset",
+    "replay_transactional_id",
+    "review_group",
+    "reviewed_topic",
+    "send_record",
+]
