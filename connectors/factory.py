@@ -1,4 +1,4 @@
-"""Turns a connection profile (plus secrets held in memory) into a live-able Connector."""
+"""Turns a connection profile (plus its secrets, read now) into a live-able Connector."""
 
 from __future__ import annotations
 
@@ -9,14 +9,25 @@ from .base import Connector
 from .errors import ConfigurationError
 from .model import BrokerKind
 from .profiles import ConnectionProfile
+from .redaction import register_secret
+from .secrets import SecretStore
 
 # Asked for a secret the profile does not point at: (profile, field) -> value or None.
 SecretPrompt = Callable[[ConnectionProfile, str], str | None]
 
 
 def _secret(
-    profile: ConnectionProfile, env_key: str, field: str, prompt: SecretPrompt | None
+    profile: ConnectionProfile,
+    env_key: str,
+    field: str,
+    prompt: SecretPrompt | None,
+    *,
+    secrets: SecretStore | None = None,
 ) -> str | None:
+    """The secret from the named variable, else the store, else the prompt.
+
+    Whatever is found is registered with the redactor before anyone can log it.
+    """
     env_name = profile.get(env_key)
     if env_name:
         value = os.environ.get(env_name)
@@ -26,21 +37,60 @@ def _secret(
                 "which is not set.",
                 hint=f"Set {env_name} in the environment Eventdesk starts from.",
             )
+        register_secret(value)
         return value
-    return prompt(profile, field) if prompt else None
+    value = secrets.get(profile.name, field) if secrets is not None else None
+    if value is None and prompt is not None:
+        value = prompt(profile, field)
+    register_secret(value)
+    return value
 
 
 def create_connector(
-    profile: ConnectionProfile, *, prompt: SecretPrompt | None = None
+    profile: ConnectionProfile,
+    *,
+    prompt: SecretPrompt | None = None,
+    secrets: SecretStore | None = None,
 ) -> Connector:
-    """A connector for the profile, not yet connected."""
+    """A connector for the profile, not yet connected.
+
+    Secrets come from the profile's environment variables, then `secrets`, then `prompt`;
+    storing a prompted one is the caller's choice.
+    """
     if profile.kind is BrokerKind.KAFKA:
-        from .kafka import KafkaConnector
+        from .kafka import KafkaConnector, KafkaSecurity
 
         servers = profile.get("bootstrap_servers")
         if not servers:
             raise ConfigurationError(f"Connection {profile.name!r} has no bootstrap_servers.")
-        return KafkaConnector(servers)
+        protocol = profile.get("security_protocol", "PLAINTEXT").upper()
+        check_hostname = profile.get("ssl_check_hostname", "true").lower()
+        if check_hostname not in ("true", "false"):
+            raise ConfigurationError(
+                f"Connection {profile.name!r}: ssl_check_hostname is {check_hostname!r}, "
+                "not true or false."
+            )
+        username = profile.get("sasl_username") or None
+        # Asked only when it will be used, and after the user name it belongs to.
+        password = (
+            _secret(profile, "sasl_password_env", "SASL password", prompt, secrets=secrets)
+            if protocol.startswith("SASL_") and username
+            else None
+        )
+        try:
+            security = KafkaSecurity(
+                security_protocol=protocol,
+                sasl_mechanism=profile.get("sasl_mechanism", "PLAIN").upper(),
+                sasl_username=username,
+                sasl_password=password,
+                ssl_cafile=profile.get("ssl_cafile") or None,
+                ssl_certfile=profile.get("ssl_certfile") or None,
+                ssl_keyfile=profile.get("ssl_keyfile") or None,
+                ssl_check_hostname=check_hostname == "true",
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"Connection {profile.name!r}: {exc}", hint=exc.hint) from exc
+        return KafkaConnector(servers, security=security)
     if profile.kind is BrokerKind.RABBITMQ:
         from .rabbitmq import RabbitMQConnector
 
@@ -49,7 +99,7 @@ def create_connector(
             port=int(profile.get("port", "5672")),
             vhost=profile.get("vhost", "/"),
             username=profile.get("username", "guest"),
-            password=_secret(profile, "password_env", "password", prompt) or "",
+            password=_secret(profile, "password_env", "password", prompt, secrets=secrets) or "",
             management_url=profile.get("management_url") or None,
         )
     if profile.kind is BrokerKind.SQS:
@@ -61,7 +111,13 @@ def create_connector(
             aws_profile=profile.get("aws_profile") or None,
             access_key_id=profile.get("access_key_id") or None,
             secret_access_key=(
-                _secret(profile, "secret_access_key_env", "secret access key", prompt)
+                _secret(
+                    profile,
+                    "secret_access_key_env",
+                    "secret access key",
+                    prompt,
+                    secrets=secrets,
+                )
                 if profile.get("access_key_id")
                 else None
             ),

@@ -1,7 +1,8 @@
 """Asks for a new connection's settings and turns them into a ConnectionProfile.
 
-It never asks for a password to store: the profile can only name an environment
-variable, or say "ask when connecting" (the answer is kept in memory only).
+The profile never holds a password: it names an environment variable, or says "ask
+when connecting", or the password typed here goes to the OS keyring (SecretStore) on
+save, and to memory only when there is no keyring.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Collection
 
 from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.model import BrokerKind
-from eventdesk.connectors.profiles import ConnectionProfile
+from eventdesk.connectors.profiles import ConnectionProfile, environment_colour
+from eventdesk.connectors.secrets import SecretStore
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,6 +35,18 @@ from PySide6.QtWidgets import (
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KINDS = (("Kafka", BrokerKind.KAFKA), ("RabbitMQ", BrokerKind.RABBITMQ), ("SQS", BrokerKind.SQS))
+_ENVIRONMENT_TITLES = (
+    ("None", ""),
+    ("Development", "dev"),
+    ("Staging", "staging"),
+    ("Production", "production"),
+)
+
+
+def _swatch(colour: str | None) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(colour) if colour else QColor(0, 0, 0, 0))
+    return QIcon(pixmap)
 
 
 def _is_url(text: str) -> bool:
@@ -38,11 +54,20 @@ def _is_url(text: str) -> bool:
 
 
 class ConnectionDialog(QDialog):
-    def __init__(self, existing_names: Collection[str] = (), parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        existing_names: Collection[str] = (),
+        parent: QWidget | None = None,
+        *,
+        secrets: SecretStore | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New connection")
         self.setMinimumWidth(520)
         self._existing = {name.casefold() for name in existing_names}
+        self._secrets = secrets
+        # Set on accept: whether the typed password went to the keyring (None: none typed).
+        self.password_persisted: bool | None = None
 
         self.name_edit = QLineEdit(self)
         self.name_edit.setPlaceholderText("e.g. Production Kafka")
@@ -53,8 +78,19 @@ class ConnectionDialog(QDialog):
         # One form for every kind, so labels line up; rows of other kinds are hidden.
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.form.addRow("Name:", self.name_edit)
-        self.form.addRow("Broker:", self.kind_combo)
+        # Created in the order they are shown: that order is the Tab order.
+        self.environment_combo = QComboBox(self)
+        for title, environment in _ENVIRONMENT_TITLES:
+            self.environment_combo.addItem(_swatch(environment_colour(environment)), title)
+            self.environment_combo.setItemData(self.environment_combo.count() - 1, environment)
+        self.environment_combo.setToolTip(
+            "Production connections show a coloured banner on every view of theirs"
+        )
+        self.read_only_check = QCheckBox("&Read-only: disable every write action", self)
+        self.form.addRow("&Name:", self.name_edit)
+        self.form.addRow("&Broker:", self.kind_combo)
+        self.form.addRow("&Environment:", self.environment_combo)
+        self.form.addRow("", self.read_only_check)
         self._kind_rows: dict[BrokerKind, list[QWidget | QLayout]] = {}
         self._kafka_rows()
         self._rabbitmq_rows()
@@ -79,7 +115,7 @@ class ConnectionDialog(QDialog):
         self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_changed)
         for edit in self.findChildren(QLineEdit):
             edit.textChanged.connect(self._validate)
-        for radio in (self.ask_password, self.env_password):
+        for radio in (self.keyring_password, self.ask_password, self.env_password):
             radio.toggled.connect(self._validate)
         self._show_rows_of(self.kind)
         self._validate()
@@ -114,18 +150,30 @@ class ConnectionDialog(QDialog):
         self.username_edit = QLineEdit("guest", self)
         self.management_edit = QLineEdit(self)
         self.management_edit.setPlaceholderText("http://host:15672 (for depths and DLQ detection)")
-        self.ask_password = QRadioButton("Ask when connecting (kept in memory only)", self)
-        self.env_password = QRadioButton("Read from environment variable:", self)
+        self.keyring_password = QRadioButton("Save in the OS &keyring:", self)
+        self.password_edit = QLineEdit(self)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("password")
+        self.keyring_label = QLabel(self)
+        self.keyring_label.setWordWrap(True)
+        self.ask_password = QRadioButton("&Ask when connecting (kept in memory only)", self)
+        self.env_password = QRadioButton("Read from en&vironment variable:", self)
         self.password_env_edit = QLineEdit(self)
         self.password_env_edit.setPlaceholderText("RABBITMQ_PASSWORD")
         group = QButtonGroup(self)
+        group.addButton(self.keyring_password)
         group.addButton(self.ask_password)
         group.addButton(self.env_password)
         self.ask_password.setChecked(True)
+        keyring_row = QHBoxLayout()
+        keyring_row.addWidget(self.keyring_password)
+        keyring_row.addWidget(self.password_edit, 1)
         env_row = QHBoxLayout()
         env_row.addWidget(self.env_password)
         env_row.addWidget(self.password_env_edit, 1)
         password_box = QVBoxLayout()
+        password_box.addLayout(keyring_row)
+        password_box.addWidget(self.keyring_label)
         password_box.addWidget(self.ask_password)
         password_box.addLayout(env_row)
         rabbitmq = BrokerKind.RABBITMQ
@@ -137,6 +185,24 @@ class ConnectionDialog(QDialog):
         self._add_row(rabbitmq, "Password:", password_box)
         self.env_password.toggled.connect(self.password_env_edit.setEnabled)
         self.password_env_edit.setEnabled(False)
+        self.keyring_password.toggled.connect(self.password_edit.setEnabled)
+        self.password_edit.setEnabled(False)
+        self._show_keyring_state()
+
+    def _show_keyring_state(self) -> None:
+        store = self._secrets
+        if store is None:
+            self.keyring_password.setEnabled(False)
+            self.keyring_label.setText("No password store was given to this dialog.")
+        elif store.persistent:
+            backend = f" ({store.backend_name})" if store.backend_name else ""
+            self.keyring_label.setText(
+                f"Stored in the OS keyring{backend}, never in the connections file."
+            )
+            self.keyring_label.setStyleSheet("")
+        else:
+            self.keyring_label.setText(store.unavailable_reason)
+            self.keyring_label.setStyleSheet("color: #b26a00;")
 
     def _sqs_rows(self) -> None:
         self.region_edit = QLineEdit("us-east-1", self)
@@ -151,6 +217,10 @@ class ConnectionDialog(QDialog):
         self._add_row(BrokerKind.SQS, "AWS profile:", self.aws_profile_edit)
 
     # -- result -----------------------------------------------------------------------
+
+    @property
+    def environment(self) -> str:
+        return str(self.environment_combo.currentData() or "")
 
     @property
     def kind(self) -> BrokerKind:
@@ -182,6 +252,9 @@ class ConnectionDialog(QDialog):
             env = self.password_env_edit.text().strip()
             if self.env_password.isChecked() and not _ENV_NAME.match(env):
                 return "Name the environment variable that holds the password (letters, digits, _)."
+            stored = self.password_persisted is not None  # and cleared from the field
+            if self.keyring_password.isChecked() and not self.password_edit.text() and not stored:
+                return "Enter the password to keep in the OS keyring."
         else:
             if not self.region_edit.text().strip():
                 return "Enter the AWS region, e.g. us-east-1."
@@ -194,7 +267,13 @@ class ConnectionDialog(QDialog):
         problem = self.problem()
         if problem is not None:
             raise ConfigurationError(problem)
-        return ConnectionProfile(self.name_edit.text().strip(), self.kind, self._settings())
+        return ConnectionProfile(
+            self.name_edit.text().strip(),
+            self.kind,
+            self._settings(),
+            environment=self.environment,
+            read_only=self.read_only_check.isChecked(),
+        )
 
     def _settings(self) -> dict[str, str]:
         if self.kind is BrokerKind.KAFKA:
@@ -230,5 +309,16 @@ class ConnectionDialog(QDialog):
 
     def accept(self) -> None:
         # Enter in a field triggers accept even while the button is disabled.
-        if self.problem() is None:
-            super().accept()
+        if self.problem() is not None:
+            return
+        self._store_password()
+        super().accept()
+
+    def _store_password(self) -> None:
+        if not (self.kind is BrokerKind.RABBITMQ and self.keyring_password.isChecked()):
+            return
+        assert self._secrets is not None  # the option is disabled without a store
+        name = self.name_edit.text().strip()
+        self.password_persisted = self._secrets.set(name, "password", self.password_edit.text())
+        # Out of the widget as soon as it is stored: nothing later can read it back from here.
+        self.password_edit.clear()

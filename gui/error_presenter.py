@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from eventdesk.connectors.errors import EventdeskError
+from eventdesk.connectors.redaction import redact
 from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class ErrorPresenter(QObject):
         return self.add(report)
 
     def add(self, report: ErrorReport) -> ErrorReport:
+        report.message, report.details = redact(report.message), redact(report.details)
         known = self._by_identity.get(report.identity)
         if known is not None:
             known.count += 1

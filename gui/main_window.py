@@ -13,13 +13,15 @@ from eventdesk.connectors.base import Connector
 from eventdesk.connectors.errors import CONNECTION_ERRORS, ConfigurationError, EventdeskError
 from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.model import Endpoint, Message
-from eventdesk.connectors.profiles import ConnectionProfile, save_profiles
+from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
+from eventdesk.connectors.secrets import SecretStore
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
+    QDialogButtonBox,
     QDockWidget,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStyle,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow, TaskOwner):
         *,
         secret_prompt: SecretPrompt | None = None,
         profiles_path: Path | None = None,
+        secrets: SecretStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -72,7 +76,9 @@ class MainWindow(QMainWindow, TaskOwner):
         self._profiles: dict[str, ConnectionProfile] = {}
         self._connectors: dict[str, Connector] = {}
         # Secrets the operator typed this session; never written anywhere.
-        self._secrets: dict[tuple[str, str], str] = {}
+        self._typed_secrets: dict[tuple[str, str], str] = {}
+        # Where remembered secrets live: the OS keyring, or memory when there is none.
+        self.secrets = secrets if secrets is not None else SecretStore()
         self._secret_prompt = secret_prompt or self._ask_secret
         self._profiles_path = profiles_path
         self._open: tuple[str, str] | None = None
@@ -155,9 +161,22 @@ class MainWindow(QMainWindow, TaskOwner):
         self.content_stack.addWidget(self.content_empty)
         self.content_stack.addWidget(self.right_splitter)
 
+        # Above the message view, so no action on a production endpoint is taken unaware.
+        self.environment_banner = QLabel(self)
+        self.environment_banner.setObjectName("environment-banner")
+        self.environment_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.environment_banner.setMargin(4)
+        self.environment_banner.hide()
+        content = QWidget(self)
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addWidget(self.environment_banner)
+        content_layout.addWidget(self.content_stack, 1)
+
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_splitter.addWidget(self.tree)
-        self.main_splitter.addWidget(self.content_stack)
+        self.main_splitter.addWidget(content)
         self.main_splitter.setStretchFactor(0, 0)
         self.main_splitter.setStretchFactor(1, 1)
         self.main_splitter.setSizes([430, 970])
@@ -218,6 +237,10 @@ class MainWindow(QMainWindow, TaskOwner):
         status.addPermanentWidget(self.rows_label)
         status.addPermanentWidget(self.connections_label)
         status.addPermanentWidget(self.errors_button)
+        self.memory_secrets_label = QLabel("Secrets: memory only", self)
+        self.memory_secrets_label.setStyleSheet("color: #b26a00;")
+        self.memory_secrets_label.hide()
+        status.addPermanentWidget(self.memory_secrets_label)
 
     # -- connections ------------------------------------------------------------------
 
@@ -363,35 +386,49 @@ class MainWindow(QMainWindow, TaskOwner):
     # -- secrets ----------------------------------------------------------------------
 
     def _remembered_secret(self, profile: ConnectionProfile, field: str) -> str | None:
+        """Typed this session, else stored (read now, at connect time), else asked."""
         key = (profile.name, field)
-        if key not in self._secrets:
+        value = self._typed_secrets.get(key)
+        if value is None:
+            value = self.secrets.get(profile.name, field)
+        if value is None:
             value = self._secret_prompt(profile, field)
-            if value is None:
-                raise ConfigurationError(
-                    f"No {field} was given for {profile.name}.",
-                    hint="Press F5 (Refresh) to be asked again.",
-                )
-            self._secrets[key] = value
-        return self._secrets[key]
+            if value is not None:
+                self._typed_secrets[key] = value
+        self._note_secret_store()
+        if value is None:
+            raise ConfigurationError(
+                f"No {field} was given for {profile.name}.",
+                hint="Press F5 (Refresh) to be asked again.",
+            )
+        return value
 
     def _ask_secret(self, profile: ConnectionProfile, field: str) -> str | None:
-        user = profile.get("username")
-        who = f" as {user}" if user else ""
-        text, ok = QInputDialog.getText(
-            self,
-            f"{profile.name}: {field}",
-            f"{field.capitalize()} for {profile.name}{who}.\n"
-            "Kept in memory until Eventdesk quits; never written to disk.",
-            QLineEdit.EchoMode.Password,
-        )
-        return text if ok else None
+        dialog = SecretPromptDialog(profile, field, self.secrets, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        value = dialog.value()
+        if dialog.remember_check.isChecked():
+            self.secrets.set(profile.name, field, value)
+        return value
+
+    def _note_secret_store(self) -> None:
+        """Says once, plainly, that there is no keyring; the status bar keeps a reminder."""
+        notice = self.secrets.take_unavailable_notice()
+        if notice is None:
+            return
+        log.warning("%s", notice)
+        self.statusBar().showMessage(notice, 20000)
+        self.memory_secrets_label.setToolTip(notice)
+        self.memory_secrets_label.show()
 
     # -- new connection ---------------------------------------------------------------
 
     def _on_new_connection_triggered(self) -> None:
-        dialog = ConnectionDialog(self._profiles.keys(), self)
+        dialog = ConnectionDialog(self._profiles.keys(), self, secrets=self.secrets)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
+        self._note_secret_store()
         self.add_connection(dialog.profile())
 
     def add_connection(self, profile: ConnectionProfile) -> None:
@@ -475,6 +512,7 @@ class MainWindow(QMainWindow, TaskOwner):
     # -- status -----------------------------------------------------------------------
 
     def _update_empty_state(self) -> None:
+        self._update_environment_banner()
         if self._open is not None:
             self.content_stack.setCurrentIndex(1)
             return
@@ -482,6 +520,20 @@ class MainWindow(QMainWindow, TaskOwner):
         self.content_empty.setText(
             NO_CONNECTIONS_TEXT if not self._profiles else PICK_ENDPOINT_TEXT
         )
+
+    def _update_environment_banner(self) -> None:
+        profile = self._profiles.get(self._open[0]) if self._open is not None else None
+        if profile is None or not profile.is_production:
+            self.environment_banner.hide()
+            return
+        read_only = " · read-only" if profile.read_only else ""
+        self.environment_banner.setText(f"PRODUCTION · {profile.name}{read_only}")
+        self.environment_banner.setAccessibleName(f"Production connection {profile.name}")
+        self.environment_banner.setStyleSheet(
+            f"background: {environment_colour(profile.environment)}; color: white;"
+            " font-weight: bold;"
+        )
+        self.environment_banner.show()
 
     def _update_connection_status(self) -> None:
         """A dot per connection (names shortened: the status line must not be crowded out)."""
@@ -550,3 +602,44 @@ class MainWindow(QMainWindow, TaskOwner):
                 await asyncio.gather(*self._background, return_exceptions=True)
         finally:
             self._closed.set()
+
+
+class SecretPromptDialog(QDialog):
+    """Asks for one secret of a connection, and whether to keep it in the OS keyring."""
+
+    def __init__(
+        self, profile: ConnectionProfile, field: str, secrets: SecretStore, parent: QWidget
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{profile.name}: {field}")
+        user = profile.get("username")
+        who = f" as {user}" if user else ""
+        label = QLabel(f"&{field.capitalize()} for {profile.name}{who}:", self)
+        self.secret_edit = QLineEdit(self)
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        label.setBuddy(self.secret_edit)
+        self.remember_check = QCheckBox("&Remember in the OS keyring", self)
+        if secrets.persistent:
+            self.remember_check.setToolTip(
+                f"Stored in {secrets.backend_name or 'the OS keyring'}; never in a file."
+            )
+            note = "Otherwise kept in memory until Eventdesk quits; never written to disk."
+        else:
+            self.remember_check.setEnabled(False)
+            note = secrets.unavailable_reason
+        self.note_label = QLabel(note, self)
+        self.note_label.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(self.secret_edit)
+        layout.addWidget(self.remember_check)
+        layout.addWidget(self.note_label)
+        layout.addWidget(buttons)
+
+    def value(self) -> str:
+        return self.secret_edit.text()

@@ -29,7 +29,8 @@ done
 export QT_QPA_PLATFORM=offscreen
 echo "[run] pytest" >&2
 status=0
-pytest -p no:cacheprovider -ra "$@" || status=$?
+# Inside a private D-Bus session with an unlocked gnome-keyring: a real Secret Service.
+bash tests/secret-service.sh pytest -p no:cacheprovider -ra "$@" || status=$?
 
 if [[ "${CI:-}" == "true" ]]; then
   bash tests/brokers/all.sh stop || true
