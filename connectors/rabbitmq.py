@@ -11,11 +11,12 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +37,7 @@ from .errors import (
     EventdeskError,
     OperationTimeout,
 )
-from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Page
+from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Outcome, Outgoing, Page
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +380,78 @@ class RabbitMQConnector(Connector):
                 exc, doing=f"count queue {endpoint!r}", timeout=timeout, queue=endpoint
             ) from exc
 
+    async def send(
+        self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
+    ) -> list[Outcome]:
+        """Publish with publisher confirms and `mandatory`, so an unroutable message fails.
+
+        `target` is a queue name (published through the default exchange), or
+        "exchange/routing-key"; a queue whose name holds "/" is written "/queue/name" (the
+        empty exchange name is the default exchange). Raises only if nothing could be
+        published (no connection, missing exchange); each message gets its own Outcome.
+        """
+        exchange_name, routing_key = split_target(target)
+        connection = self._require_connection()
+        if not messages:
+            return []
+        try:
+            async with asyncio.timeout(timeout):
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                if exchange_name:
+                    exchange = await channel.get_exchange(exchange_name, ensure=True)
+                else:
+                    exchange = channel.default_exchange
+        except Exception as exc:
+            what = f"exchange {exchange_name!r}" if exchange_name else None
+            error = self._translate(exc, doing=f"open {target!r} to publish", timeout=timeout)
+            if what and isinstance(error, EndpointNotFound):
+                error = EndpointNotFound(f"Exchange {exchange_name!r} does not exist.")
+            raise error from exc
+        try:
+            tasks = [
+                asyncio.ensure_future(
+                    exchange.publish(amqp_message(outgoing), routing_key, mandatory=True)
+                )
+                for outgoing in messages
+            ]
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            outcomes: list[Outcome] = []
+            for outgoing, task in zip(messages, tasks, strict=True):
+                if task in pending:
+                    outcomes.append(
+                        Outcome(
+                            outgoing.source_id,
+                            False,
+                            f"no confirmation within {timeout:g} s (it may have been delivered)",
+                        )
+                    )
+                elif task.exception() is not None:
+                    outcomes.append(
+                        Outcome(outgoing.source_id, False, self._publish_failure(task.exception()))
+                    )
+                else:
+                    outcomes.append(Outcome(outgoing.source_id, True, f"confirmed by {target}"))
+            return outcomes
+        finally:
+            try:
+                async with asyncio.timeout(5.0):
+                    await channel.close()
+            except Exception as exc:
+                log.debug("closing the publish channel failed: %r", exc)
+
+    def _publish_failure(self, exc: BaseException | None) -> str:
+        if isinstance(exc, aiormq.exceptions.PublishError):
+            frame = exc.frame
+            reply = getattr(frame, "reply_text", "") or "returned"
+            return f"unroutable: the broker returned it ({reply})"
+        if isinstance(exc, aiormq.exceptions.DeliveryError):
+            return "the broker refused it (nack)"
+        if exc is None:
+            return "failed"
+        return str(self._translate(exc, doing="publish"))
+
     def browse(self, endpoint: str, *, page_size: int = 500) -> RabbitMQBrowser:
         browser = RabbitMQBrowser(self, endpoint, page_size=page_size)
         self._browsers.add(browser)
@@ -415,6 +488,10 @@ class RabbitMQBrowser(Browser):
         self._expected: int | None = None
         self._read = 0
         self._last_tag: int | None = None
+        # Delivery tags of what this browser showed and still holds, by Message.id (a list:
+        # two identical messages without message_id share an id), and the tags settled.
+        self._held_tags: dict[str, list[int]] = {}
+        self._settled: set[int] = set()
         self._exhausted = False
         self._closed = False
         self._lock = asyncio.Lock()
@@ -422,7 +499,7 @@ class RabbitMQBrowser(Browser):
     @property
     def held(self) -> int:
         """Messages this browser holds unacknowledged right now."""
-        return self._read if self._last_tag is not None else 0
+        return self._read - len(self._settled) if self._last_tag is not None else 0
 
     async def _open(self, timeout: float) -> aio_pika.abc.AbstractQueue:
         if self._queue is not None:
@@ -481,7 +558,9 @@ class RabbitMQBrowser(Browser):
                         break
                     self._read += 1
                     self._last_tag = incoming.delivery_tag
-                    messages.append(message_from_amqp(self.endpoint, incoming))
+                    message = message_from_amqp(self.endpoint, incoming)
+                    self._held_tags.setdefault(message.id, []).append(incoming.delivery_tag)
+                    messages.append(message)
             except Exception as exc:
                 raise self._connector._translate(
                     exc,
@@ -490,6 +569,45 @@ class RabbitMQBrowser(Browser):
                     queue=self.endpoint,
                 ) from exc
             return Page(messages=tuple(messages), more=not self._exhausted)
+
+    async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
+        """Ack the held deliveries of exactly these messages, so the broker drops them."""
+        async with self._lock:
+            outcomes: dict[int, Outcome] = {}
+            acking: list[tuple[int, str, int]] = []  # (position, id, delivery tag)
+            for position, message in enumerate(messages):
+                pending = self._held_tags.get(message.id)
+                if self._closed or self._channel is None or not pending:
+                    outcomes[position] = Outcome(message.id, False, "not held by this browser")
+                    continue
+                acking.append((position, message.id, pending.pop(0)))
+            if acking:
+                channel = self._channel
+                assert channel is not None
+                try:
+                    async with asyncio.timeout(timeout):
+                        underlay = await channel.get_underlay_channel()
+                        for _, _, tag in acking:
+                            await underlay.basic_ack(tag)
+                        # basic.ack has no reply; a synchronous call after it on the same
+                        # channel returns only once the broker has processed the acks (or
+                        # fails if one of them closed the channel).
+                        await underlay.queue_declare(self.endpoint, passive=True)
+                except Exception as exc:
+                    error = self._connector._translate(
+                        exc, doing=f"ack on queue {self.endpoint!r}", timeout=timeout
+                    )
+                    # A dead channel requeues what it held, so these are either acked or
+                    # back in the queue; the replay treats them as not settled.
+                    for position, message_id, _ in acking:
+                        outcomes[position] = Outcome(
+                            message_id, False, f"ack not confirmed: {error}"
+                        )
+                else:
+                    for position, message_id, tag in acking:
+                        self._settled.add(tag)
+                        outcomes[position] = Outcome(message_id, True, f"acked ({self.endpoint})")
+            return [outcomes[position] for position in range(len(messages))]
 
     async def _give_back(self, channel: aio_pika.abc.AbstractChannel, last_tag: int) -> None:
         underlay = await channel.get_underlay_channel()
@@ -504,7 +622,7 @@ class RabbitMQBrowser(Browser):
         deadline = loop.time() + _REQUEUE_WAIT
         while loop.time() < deadline:
             after = await underlay.queue_declare(self.endpoint, passive=True)
-            if int(after.message_count or 0) >= ready_before + self._read:
+            if int(after.message_count or 0) >= ready_before + self._read - len(self._settled):
                 return
             await asyncio.sleep(0.01)
 
@@ -517,6 +635,9 @@ class RabbitMQBrowser(Browser):
         if channel is None or channel.is_closed:
             return
         last_tag, self._last_tag = self._last_tag, None
+        # A multiple nack must name a tag still outstanding, or the broker closes the channel.
+        unsettled = [tag for tags in self._held_tags.values() for tag in tags]
+        last_tag = max(unsettled) if last_tag is not None and unsettled else None
         try:
             async with asyncio.timeout(10.0):
                 if last_tag is not None:
@@ -525,6 +646,67 @@ class RabbitMQBrowser(Browser):
         except Exception as exc:
             # The broker requeues unacked deliveries of a closed channel or connection itself.
             log.debug("closing the browse channel of %r failed: %r", self.endpoint, exc)
+
+
+# -- publishing ------------------------------------------------------------------------
+
+# Outgoing.options that map onto AMQP basic properties; anything else is ignored.
+_TEXT_PROPERTIES = (
+    "content_type",
+    "content_encoding",
+    "message_id",
+    "correlation_id",
+    "type",
+    "app_id",
+    "reply_to",
+    "user_id",
+)
+
+
+# Text with these is binary that happens to decode (big-endian integers, say).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """(exchange, routing key) of a send target: "queue" or "exchange/routing-key"."""
+    if "/" not in target:
+        return "", target
+    exchange, routing_key = target.split("/", 1)
+    return exchange, routing_key
+
+
+def amqp_message(outgoing: Outgoing) -> aio_pika.Message:
+    """An Outgoing as an AMQP message, headers and properties kept."""
+    options = outgoing.options
+    properties: dict[str, Any] = {
+        name: options[name] for name in _TEXT_PROPERTIES if options.get(name)
+    }
+    # A replayed message must survive a broker restart unless it said otherwise.
+    mode = options.get("delivery_mode", "2")
+    properties["delivery_mode"] = int(mode) if str(mode).isdigit() else 2
+    priority = options.get("priority")
+    if priority is not None and str(priority).isdigit():
+        properties["priority"] = int(priority)
+    headers: dict[str, Any] = {}
+    for name, value in outgoing.headers:
+        headers[name] = _table_value(value)
+    return aio_pika.Message(outgoing.body, headers=headers or None, **properties)
+
+
+def _table_value(value: Any) -> Any:
+    """A header value pamqp can encode: it takes bytearray, not bytes, for binary."""
+    if isinstance(value, bytes):
+        # Kafka and SQS carry text headers as bytes; AMQP consumers expect text as strings.
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return bytearray(value)
+        return bytearray(value) if _CONTROL_CHARS.search(text) else text
+    if isinstance(value, list | tuple):
+        return [_table_value(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _table_value(item) for key, item in value.items()}
+    return value
 
 
 # -- messages --------------------------------------------------------------------------
@@ -822,7 +1004,9 @@ __all__ = [
     "ManagementClient",
     "RabbitMQBrowser",
     "RabbitMQConnector",
+    "amqp_message",
     "build_endpoints",
     "message_from_amqp",
+    "split_target",
     "topic_matches",
 ]

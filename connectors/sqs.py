@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -42,7 +44,7 @@ from .errors import (
     EventdeskError,
     OperationTimeout,
 )
-from .model import BrokerKind, Endpoint, EndpointKind, Message, Page
+from .model import BrokerKind, Endpoint, EndpointKind, Message, Outcome, Outgoing, Page
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,16 @@ _REFRESH_AFTER = 200.0
 # nothing; this many in a row (the later ones long-polling) means the end.
 _EMPTY_RECEIVES_AT_END = 3
 _END_WAIT_SECONDS = 1
+_BATCH_MAX = 10  # entries per SendMessageBatch / DeleteMessageBatch
+# The whole batch's payload (bodies and attributes) may not exceed this.
+MAX_BATCH_BYTES = 256 * 1024
+_MAX_ATTRIBUTES = 10
+# SQS attribute names: letters, digits, "-", "_", "."; no "AWS."/"Amazon." prefix.
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_\-](?:[A-Za-z0-9_\-]|\.(?!\.))*(?<!\.)")
+# Characters SQS accepts in a message body (XML 1.0's), as a negated class.
+_INVALID_BODY_CHARS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Headers a replay adds; they go first so the 10-attribute cap never drops them.
+_FIRST_HEADERS = ("eventdesk-",)
 # Each held message is a receipt handle in memory and a hidden message on the broker.
 MAX_HELD = 20_000
 
@@ -526,6 +538,124 @@ class SqsConnector(Connector):
             )
         return list(topics.values()), feeders
 
+    # -- sending -----------------------------------------------------------------
+
+    async def send(
+        self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
+    ) -> list[Outcome]:
+        """SendMessageBatch to a queue, or Publish to an SNS topic (an ARN or a topic's name).
+
+        An Outcome is ok only for an entry SQS accepted (or a Publish that returned an id).
+        A queue of the name wins over a topic of the same name.
+        """
+        self._client()
+        if not messages:
+            return []
+        async with _deadline(timeout, f"Sending {len(messages)} messages to {target}"):
+            if target.startswith("arn:") and ":sns:" in target:
+                return await self._publish(target, messages)
+            try:
+                url = await self.queue_url(target)
+            except EndpointNotFound:
+                topic_arn = await self._topic_arn(target)
+                if topic_arn is None:
+                    raise
+                return await self._publish(topic_arn, messages)
+            return await self._send_batches(url, target, messages)
+
+    async def _topic_arn(self, name: str) -> str | None:
+        if self._sns is None:
+            return None
+        try:
+            arns = await self._call(functools.partial(_all_topic_arns, self._sns), service="sns")
+        except (AuthorizationFailed, BrokerError):
+            return None
+        return next((arn for arn in arns if _name_from_arn(arn) == name), None)
+
+    async def _send_batches(
+        self, url: str, target: str, messages: Sequence[Outgoing]
+    ) -> list[Outcome]:
+        sqs = self._client()
+        fifo = target.endswith(".fifo") or url.endswith(".fifo")
+        outcomes: dict[int, Outcome] = {}
+        batches: list[list[tuple[int, dict[str, Any]]]] = [[]]
+        batch_bytes = 0
+        for position, outgoing in enumerate(messages):
+            entry, problem = _send_entry(str(position), outgoing, fifo=fifo)
+            if entry is None:
+                outcomes[position] = Outcome(outgoing.source_id, False, problem)
+                continue
+            size = _entry_size(entry)
+            if batches[-1] and (
+                len(batches[-1]) >= _BATCH_MAX or batch_bytes + size > MAX_BATCH_BYTES
+            ):
+                batches.append([])
+                batch_bytes = 0
+            batches[-1].append((position, entry))
+            batch_bytes += size
+
+        async def one(batch: list[tuple[int, dict[str, Any]]]) -> None:
+            if not batch:
+                return
+            try:
+                reply = await self._call(
+                    functools.partial(
+                        sqs.send_message_batch, QueueUrl=url, Entries=[_wire(e) for _, e in batch]
+                    ),
+                    target=target,
+                )
+            except EventdeskError as exc:
+                # SendMessageBatch is all-or-nothing only on a call failure like this one.
+                for position, _ in batch:
+                    outcomes[position] = Outcome(messages[position].source_id, False, str(exc))
+                return
+            for ok in reply.get("Successful", []):
+                position = int(ok["Id"])
+                note = _skipped_note(batch, position)
+                outcomes[position] = Outcome(
+                    messages[position].source_id, True, f"MessageId {ok['MessageId']}{note}"
+                )
+            for failed in reply.get("Failed", []):
+                position = int(failed["Id"])
+                outcomes[position] = Outcome(
+                    messages[position].source_id,
+                    False,
+                    f"{failed.get('Code', '?')}: {failed.get('Message', '')}".strip(": "),
+                )
+
+        await asyncio.gather(*(one(batch) for batch in batches))
+        return [
+            outcomes.get(position)
+            or Outcome(outgoing.source_id, False, "SQS did not answer for this entry")
+            for position, outgoing in enumerate(messages)
+        ]
+
+    async def _publish(self, topic_arn: str, messages: Sequence[Outgoing]) -> list[Outcome]:
+        sns = self._sns
+        gate = asyncio.Semaphore(_WORKERS)
+
+        async def one(outgoing: Outgoing) -> Outcome:
+            body, problem = _text_body(outgoing.body)
+            if body is None:
+                return Outcome(outgoing.source_id, False, problem)
+            attributes, skipped = message_attributes(outgoing.headers)
+            request: dict[str, Any] = {"TopicArn": topic_arn, "Message": body}
+            if attributes:
+                request["MessageAttributes"] = attributes
+            if topic_arn.endswith(".fifo"):
+                request.update(_fifo_fields(outgoing))
+            async with gate:
+                try:
+                    reply = await self._call(
+                        functools.partial(sns.publish, **request), service="sns", target=topic_arn
+                    )
+                except EventdeskError as exc:
+                    return Outcome(outgoing.source_id, False, str(exc))
+            note = f"; not carried: {', '.join(skipped)}" if skipped else ""
+            return Outcome(outgoing.source_id, True, f"MessageId {reply.get('MessageId')}{note}")
+
+        return list(await asyncio.gather(*(one(outgoing) for outgoing in messages)))
+
     def browse(self, endpoint: str, *, page_size: int = 500) -> SqsBrowser:
         self._client()
         browser = SqsBrowser(self, endpoint, page_size=page_size)
@@ -534,6 +664,137 @@ class SqsConnector(Connector):
 
     def _forget_browser(self, browser: SqsBrowser) -> None:
         self._browsers.discard(browser)
+
+
+# -- sending helpers ---------------------------------------------------------------
+
+
+def message_attributes(
+    headers: Iterable[tuple[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """SQS/SNS message attributes from headers, and the names of the headers left out (why).
+
+    str becomes String, bytes Binary, int and float Number; anything else (AMQP tables,
+    lists, timestamps, booleans) and names SQS refuses are left out, as is all past ten.
+    """
+    latest: dict[str, Any] = {}
+    for name, value in headers:
+        latest[name] = value  # a repeated header: the newest wins, as Message.header()
+    ordered = sorted(latest.items(), key=lambda item: not item[0].startswith(_FIRST_HEADERS))
+    attributes: dict[str, dict[str, Any]] = {}
+    skipped: list[str] = []
+    for name, value in ordered:
+        if (
+            len(name) > 256
+            or not _ATTRIBUTE_NAME.fullmatch(name)
+            or name.lower().startswith(("aws.", "amazon."))
+        ):
+            skipped.append(f"{name} (name not allowed)")
+            continue
+        if isinstance(value, bool) or value is None:
+            skipped.append(f"{name} ({type(value).__name__} value)")
+            continue
+        if isinstance(value, str):
+            if not value or _INVALID_BODY_CHARS.search(value):
+                skipped.append(f"{name} (empty or invalid text)")
+                continue
+            attribute = {"DataType": "String", "StringValue": value}
+        elif isinstance(value, bytes | bytearray):
+            if not value:
+                skipped.append(f"{name} (empty)")
+                continue
+            attribute = {"DataType": "Binary", "BinaryValue": bytes(value)}
+        elif isinstance(value, int | float):
+            attribute = {"DataType": "Number", "StringValue": str(value)}
+        else:
+            skipped.append(f"{name} ({type(value).__name__} value)")
+            continue
+        if len(attributes) >= _MAX_ATTRIBUTES:
+            skipped.append(f"{name} (over the limit of {_MAX_ATTRIBUTES} attributes)")
+            continue
+        attributes[name] = attribute
+    return attributes, skipped
+
+
+def _text_body(body: bytes) -> tuple[str | None, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "SQS and SNS carry text only; this body is not UTF-8"
+    if _INVALID_BODY_CHARS.search(text):
+        return None, "the body holds characters SQS does not accept"
+    return text, ""
+
+
+def _dedup_id(text: str) -> str:
+    # At most 128 characters of letters, digits and punctuation; anything else is hashed.
+    if len(text) <= 128 and re.fullmatch(r"[!-~]+", text):
+        return text
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _fifo_fields(outgoing: Outgoing) -> dict[str, str]:
+    options = outgoing.options
+    group = options.get("MessageGroupId") or (
+        outgoing.key.decode("utf-8", "replace") if outgoing.key else "eventdesk-replay"
+    )
+    dedup = options.get("MessageDeduplicationId")
+    if not dedup:
+        key = _header_text(outgoing.headers, "eventdesk-original-id") or outgoing.source_id
+        count = _header_text(outgoing.headers, "eventdesk-replay-count")
+        # A replay round of its own gets a fresh id, or SQS would drop a message replayed
+        # again within its five-minute window; a resumed round reuses the same one.
+        dedup = f"{key}#{count}" if count else key
+    return {"MessageGroupId": group[:128], "MessageDeduplicationId": _dedup_id(dedup)}
+
+
+def _header_text(headers: Iterable[tuple[str, Any]], name: str) -> str | None:
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value
+    if isinstance(found, bytes):
+        return found.decode("utf-8", "replace")
+    return None if found is None else str(found)
+
+
+def _send_entry(
+    entry_id: str, outgoing: Outgoing, *, fifo: bool
+) -> tuple[dict[str, Any] | None, str]:
+    body, problem = _text_body(outgoing.body)
+    if body is None:
+        return None, problem
+    attributes, skipped = message_attributes(outgoing.headers)
+    entry: dict[str, Any] = {"Id": entry_id, "MessageBody": body}
+    if attributes:
+        entry["MessageAttributes"] = attributes
+    if fifo:
+        entry.update(_fifo_fields(outgoing))
+    if skipped:
+        entry["_skipped"] = skipped
+    if _entry_size(entry) > MAX_BATCH_BYTES:
+        return None, f"larger than SQS's {MAX_BATCH_BYTES // 1024} KB message limit"
+    return entry, ""
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    size = len(str(entry["MessageBody"]).encode("utf-8"))
+    for name, attribute in entry.get("MessageAttributes", {}).items():
+        value = attribute.get("StringValue", attribute.get("BinaryValue", b""))
+        raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+        size += len(name.encode("utf-8")) + len(attribute["DataType"]) + len(raw)
+    return size
+
+
+def _wire(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if not key.startswith("_")}
+
+
+def _skipped_note(batch: list[tuple[int, dict[str, Any]]], position: int) -> str:
+    for candidate, entry in batch:
+        if candidate == position and entry.get("_skipped"):
+            return "; not carried: " + ", ".join(entry["_skipped"])
+    return ""
 
 
 # -- blocking helpers, run on the connector's pool ------------------------------
@@ -703,6 +964,60 @@ class SqsBrowser(Browser):
             del self._buffer[: self.page_size]
             more = bool(self._buffer) or not (self._exhausted or self.incomplete)
         return Page(messages=tuple(page), more=more)
+
+    async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
+        """DeleteMessageBatch of exactly these messages' held receipt handles."""
+        outcomes: dict[int, Outcome] = {}
+        deleting: list[tuple[int, str, str]] = []  # (position, id, receipt handle)
+        with self._lock:
+            for position, message in enumerate(messages):
+                held = None if self._closed else self._held.get(message.id)
+                if held is None:
+                    outcomes[position] = Outcome(message.id, False, "not held by this browser")
+                else:
+                    deleting.append((position, message.id, held.receipt_handle))
+        if deleting:
+            sqs = self._connector._client()
+            url = self._url
+
+            async def one(batch: list[tuple[int, str, str]]) -> None:
+                entries = [
+                    {"Id": str(position), "ReceiptHandle": handle} for position, _, handle in batch
+                ]
+                try:
+                    reply = await self._connector._call(
+                        functools.partial(sqs.delete_message_batch, QueueUrl=url, Entries=entries),
+                        target=self.endpoint,
+                    )
+                except EventdeskError as exc:
+                    for position, message_id, _ in batch:
+                        outcomes[position] = Outcome(message_id, False, str(exc))
+                    return
+                ids = {position: message_id for position, message_id, _ in batch}
+                for ok in reply.get("Successful", []):
+                    position = int(ok["Id"])
+                    with self._lock:
+                        self._held.pop(ids[position], None)
+                    outcomes[position] = Outcome(
+                        ids[position], True, f"deleted from {self.endpoint}"
+                    )
+                for failed in reply.get("Failed", []):
+                    position = int(failed["Id"])
+                    outcomes[position] = Outcome(
+                        ids[position],
+                        False,
+                        f"{failed.get('Code', '?')}: {failed.get('Message', '')}".strip(": "),
+                    )
+
+            async with _deadline(timeout, f"Deleting {len(deleting)} messages of {self.endpoint}"):
+                await asyncio.gather(
+                    *(one(deleting[i : i + _BATCH_MAX]) for i in range(0, len(deleting), 10))
+                )
+        return [
+            outcomes.get(position)
+            or Outcome(message.id, False, "SQS did not answer for this entry")
+            for position, message in enumerate(messages)
+        ]
 
     async def _check_fifo_blocked(self) -> None:
         # A FIFO queue hands out nothing more of a message group while one of its

@@ -16,6 +16,7 @@ import qasync
 import shiboken6
 from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.profiles import ConnectionProfile, load_profiles
+from eventdesk.connectors.redaction import install_log_redaction
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -87,6 +88,11 @@ async def _run(profiles: list[ConnectionProfile], load_error: ConfigurationError
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("replay", "discard", "history"):
+        # The command line shares the replay engine and never opens a window.
+        from eventdesk.connectors import cli
+
+        return cli.main(argv)
     try:
         args, qt_args = _parser().parse_known_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error
@@ -96,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_redaction()
     if args.log_level != "DEBUG":
         # aiokafka narrates every subscription at INFO; the operator's log is for Eventdesk.
         logging.getLogger("aiokafka").setLevel(logging.WARNING)

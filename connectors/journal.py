@@ -1,0 +1,363 @@
+"""The local record of every replay, discard and purge: written before and while it runs.
+
+One SQLite file in the user data dir. Each per-message outcome is committed as it arrives,
+in WAL mode, so a killed process loses nothing the broker had confirmed, and an action
+left "running" is found again at the next start (`unfinished()`) to be resumed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import platformdirs
+
+from .errors import ConfigurationError
+from .model import Outcome
+
+# Action and message states, as stored.
+ACTION_STATUSES = ("planned", "running", "completed", "interrupted", "failed", "cancelled")
+FINISHED_STATUSES = frozenset({"completed", "failed", "cancelled"})
+MESSAGE_STATES = ("pending", "sent", "settled", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    who TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    source_connection TEXT NOT NULL,
+    source TEXT NOT NULL,
+    target_connection TEXT,
+    target TEXT,
+    options TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS action_messages (
+    action_id TEXT NOT NULL REFERENCES actions(id),
+    position INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    target TEXT,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (action_id, position)
+);
+CREATE INDEX IF NOT EXISTS action_messages_by_id ON action_messages(action_id, source_id);
+CREATE INDEX IF NOT EXISTS actions_by_start ON actions(started_at);
+"""
+
+
+def default_journal_path() -> Path:
+    override = os.environ.get("EVENTDESK_DATA_DIR")
+    base = Path(override) if override else Path(platformdirs.user_data_dir("eventdesk"))
+    return base / "journal.sqlite3"
+
+
+def payload_sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message an action is about to handle: its identity and its payload hash."""
+
+    source_id: str
+    payload_sha256: str
+    # Where a replay sends it; messages of one replay may go to different targets.
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    position: int
+    source_id: str
+    payload_sha256: str
+    target: str | None
+    state: str
+    detail: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    id: str
+    kind: str
+    who: str
+    started_at: str
+    finished_at: str | None
+    source_connection: str
+    source: str
+    target_connection: str | None
+    target: str | None
+    options: Mapping[str, Any]
+    status: str
+    detail: str = ""
+    # Message counts by state; filled by every read.
+    counts: Mapping[str, int] = field(default_factory=dict)
+    # Filled by `action(id)` only; listings leave it empty.
+    messages: tuple[MessageRecord, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "who": self.who,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "source_connection": self.source_connection,
+            "source": self.source,
+            "target_connection": self.target_connection,
+            "target": self.target,
+            "options": dict(self.options),
+            "status": self.status,
+            "detail": self.detail,
+            "counts": dict(self.counts),
+        }
+        if self.messages:
+            data["messages"] = [
+                {
+                    "source_id": m.source_id,
+                    "payload_sha256": m.payload_sha256,
+                    "target": m.target,
+                    "state": m.state,
+                    "detail": m.detail,
+                }
+                for m in self.messages
+            ]
+        return data
+
+
+class Journal:
+    """The journal file. Thread-safe; calls are short, so async code may call them directly."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.path = path
+        self._db = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Journal:
+        path = path or default_journal_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only a power cut may lose the
+            # last commits, and a resume then re-sends those with their idempotency key.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"Cannot open the journal at {path}: {exc}",
+                hint="Check that the data folder is writable (EVENTDESK_DATA_DIR overrides it).",
+            ) from exc
+        return cls(db, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def start_action(
+        self,
+        *,
+        kind: str,
+        source_connection: str,
+        source: str,
+        messages: Sequence[PlannedMessage],
+        target_connection: str | None = None,
+        target: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        status: str = "running",
+        action_id: str | None = None,
+    ) -> ActionRecord:
+        """Record an action and every message it will touch, before it touches any."""
+        if status not in ACTION_STATUSES:
+            raise ValueError(f"unknown action status {status!r}")
+        action_id = action_id or str(uuid.uuid4())
+        now = _now()
+        options_json = json.dumps(dict(options or {}), sort_keys=True, default=str)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO actions (id, kind, who, started_at, source_connection, source,"
+                " target_connection, target, options, status) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    action_id,
+                    kind,
+                    _who(),
+                    now,
+                    source_connection,
+                    source,
+                    target_connection,
+                    target,
+                    options_json,
+                    status,
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO action_messages (action_id, position, source_id, payload_sha256,"
+                " target, state, updated_at) VALUES (?,?,?,?,?,'pending',?)",
+                [
+                    (action_id, position, m.source_id, m.payload_sha256, m.target, now)
+                    for position, m in enumerate(messages)
+                ],
+            )
+        record = self.action(action_id)
+        assert record is not None
+        return record
+
+    def set_status(self, action_id: str, status: str, detail: str = "") -> None:
+        if status not in ACTION_STATUSES:
+            raise ValueError(f"unknown action status {status!r}")
+        finished = _now() if status in FINISHED_STATUSES else None
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE actions SET status=?, detail=?, finished_at=? WHERE id=?",
+                (status, detail, finished, action_id),
+            )
+
+    def finish(self, action_id: str, status: str, detail: str = "") -> None:
+        self.set_status(action_id, status, detail)
+
+    def record_outcomes(
+        self, action_id: str, outcomes: Iterable[Outcome], *, state: str | None = None
+    ) -> None:
+        """Store what happened to these messages, in one commit.
+
+        An ok Outcome becomes `state` ("settled" unless told, e.g. "sent" for a message
+        published but not yet settled); a failed one becomes "failed". Each outcome updates
+        the first message of its source id not already in that state.
+        """
+        if state is not None and state not in MESSAGE_STATES:
+            raise ValueError(f"unknown message state {state!r}")
+        now = _now()
+        with self._lock, self._db:
+            for outcome in outcomes:
+                new_state = (state or "settled") if outcome.ok else "failed"
+                self._db.execute(
+                    "UPDATE action_messages SET state=?, detail=?, updated_at=?"
+                    " WHERE action_id=? AND position=(SELECT min(position) FROM action_messages"
+                    " WHERE action_id=? AND source_id=? AND state NOT IN (?, 'settled'))",
+                    (
+                        new_state,
+                        outcome.detail,
+                        now,
+                        action_id,
+                        action_id,
+                        outcome.source_id,
+                        new_state,
+                    ),
+                )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def actions(self, limit: int = 50) -> list[ActionRecord]:
+        """The latest actions first, without their messages."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM actions ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+            columns = [c[0] for c in self._db.execute("SELECT * FROM actions LIMIT 0").description]
+            return [self._action(dict(zip(columns, row, strict=True))) for row in rows]
+
+    def action(self, action_id: str) -> ActionRecord | None:
+        """One action with all its messages, or None."""
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM actions WHERE id=?", (action_id,))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            columns = [c[0] for c in cursor.description]
+            messages = self._db.execute(
+                "SELECT position, source_id, payload_sha256, target, state, detail, updated_at"
+                " FROM action_messages WHERE action_id=? ORDER BY position",
+                (action_id,),
+            ).fetchall()
+            record = self._action(dict(zip(columns, row, strict=True)))
+        return replace(record, messages=tuple(MessageRecord(*m) for m in messages))
+
+    def unfinished(self) -> list[ActionRecord]:
+        """Actions that never reached an end (the app died, the broker went): resume offers."""
+        with self._lock:
+            ids = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT id FROM actions WHERE status IN ('planned', 'running', 'interrupted')"
+                    " ORDER BY started_at"
+                )
+            ]
+        return [record for record in map(self.action, ids) if record is not None]
+
+    def _action(self, row: Mapping[str, Any]) -> ActionRecord:
+        counts = dict(
+            self._db.execute(
+                "SELECT state, count(*) FROM action_messages WHERE action_id=? GROUP BY state",
+                (row["id"],),
+            ).fetchall()
+        )
+        return ActionRecord(
+            id=row["id"],
+            kind=row["kind"],
+            who=row["who"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            source_connection=row["source_connection"],
+            source=row["source"],
+            target_connection=row["target_connection"],
+            target=row["target"],
+            options=json.loads(row["options"] or "{}"),
+            status=row["status"],
+            detail=row["detail"] or "",
+            counts=counts,
+        )
+
+
+__all__ = [
+    "ACTION_STATUSES",
+    "MESSAGE_STATES",
+    "ActionRecord",
+    "Journal",
+    "MessageRecord",
+    "PlannedMessage",
+    "default_journal_path",
+    "payload_sha256",
+]

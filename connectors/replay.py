@@ -1,0 +1,508 @@
+"""The replay and discard engine, the same for every broker: journal, send, confirm, settle.
+
+A dead letter is settled (taken off its DLQ) only after the target broker confirmed its
+replayed copy, so a failure anywhere leaves it where it was. The journal hears of every
+step before the next one starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .base import Browser, Connector
+from .dead_letters import is_dead_letter_header
+from .errors import CONNECTION_ERRORS, EventdeskError
+from .journal import Journal, PlannedMessage, payload_sha256
+from .model import Headers, HeaderValue, Message, Outcome, Outgoing
+
+log = logging.getLogger(__name__)
+
+REPLAY_ID_HEADER = "eventdesk-replay-id"
+ORIGINAL_ID_HEADER = "eventdesk-original-id"
+REPLAY_COUNT_HEADER = "eventdesk-replay-count"
+_REPLAY_HEADERS = frozenset({REPLAY_ID_HEADER, ORIGINAL_ID_HEADER, REPLAY_COUNT_HEADER})
+
+# Written by brokers on failed or moved messages without marking them dead letters; a
+# stripped replay should look like a first delivery, so these go too.
+_BROKER_DELIVERY_HEADERS = frozenset(
+    {"x-death", "x-delivery-count", "x-shovelled", "x-shovelled-timestamp", "x-exception-cause"}
+)
+
+# Message attributes that are send options on some broker (AMQP properties, the SQS FIFO
+# group); each connector uses those it knows. A FIFO deduplication id is left out on
+# purpose: reusing the dead letter's would make SQS drop the replay as a duplicate.
+_CARRIED_OPTIONS = (
+    "content_type",
+    "content_encoding",
+    "message_id",
+    "correlation_id",
+    "type",
+    "app_id",
+    "reply_to",
+    "priority",
+    "delivery_mode",
+    "MessageGroupId",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    strip_dead_letter_headers: bool = False
+    add_replay_headers: bool = True
+    # Loop guard: a message already replayed this many times is refused. None: no guard.
+    max_replays: int | None = 3
+    rate: float | None = None  # messages per second; None: as fast as the brokers confirm
+    batch_size: int = 100
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be positive")
+        if self.max_replays is not None and self.max_replays < 1:
+            raise ValueError("max_replays must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayProgress:
+    sent: int
+    failed: int
+    total: int
+    rate: float  # messages handled per second so far
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    action_id: str
+    status: str  # the journal's final status: completed, failed, cancelled, interrupted
+    # One per dead letter, in the order given; a message never attempted has none.
+    outcomes: tuple[Outcome, ...]
+    total: int
+    detail: str = ""
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for o in self.outcomes if o.ok)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for o in self.outcomes if not o.ok)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed" and self.succeeded == self.total
+
+
+ProgressCallback = Callable[[ReplayProgress], None]
+
+
+# -- what gets sent ------------------------------------------------------------------------
+
+
+def header_int(value: HeaderValue) -> int | None:
+    """A counter header as a number, whichever broker carried it (int, text or bytes)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("utf-8", "replace")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def replay_count(message: Message) -> int:
+    """How often Eventdesk replayed this message before (0 if never)."""
+    return header_int(message.header(REPLAY_COUNT_HEADER)) or 0
+
+
+def idempotency_key(message: Message) -> str:
+    """The id consumers deduplicate on: the first dead letter's id, kept across replays."""
+    existing = message.header(ORIGINAL_ID_HEADER)
+    if isinstance(existing, bytes | bytearray):
+        existing = bytes(existing).decode("utf-8", "replace")
+    return str(existing) if existing else message.id
+
+
+def refusal(message: Message, options: ReplayOptions) -> str | None:
+    """Why the loop guard refuses to replay this message, or None."""
+    count = replay_count(message)
+    if options.max_replays is not None and count >= options.max_replays:
+        return (
+            f"refused: already replayed {count} times (limit {options.max_replays}); "
+            "it keeps failing, so look at why before replaying it again"
+        )
+    return None
+
+
+def _strip(name: str) -> bool:
+    return is_dead_letter_header(name) or name in _BROKER_DELIVERY_HEADERS
+
+
+def outgoing_for(message: Message, options: ReplayOptions, replay_id: str) -> Outgoing:
+    """The dead letter exactly as the replay sends it; the preview shows this same value."""
+    headers: list[tuple[str, Any]] = [
+        (name, value)
+        for name, value in message.headers
+        if not (options.add_replay_headers and name in _REPLAY_HEADERS)
+        and not (options.strip_dead_letter_headers and _strip(name))
+    ]
+    if options.add_replay_headers:
+        # Text values: every broker carries text (Kafka as UTF-8 bytes, SQS as String).
+        headers += [
+            (REPLAY_ID_HEADER, replay_id),
+            (ORIGINAL_ID_HEADER, idempotency_key(message)),
+            (REPLAY_COUNT_HEADER, str(replay_count(message) + 1)),
+        ]
+    carried = {
+        name: message.attributes[name]
+        for name in _CARRIED_OPTIONS
+        if message.attributes.get(name) not in (None, "")
+    }
+    return Outgoing(
+        source_id=message.id,
+        body=message.body,
+        key=message.key,
+        headers=tuple(headers),
+        options=carried,
+    )
+
+
+def default_target(message: Message) -> str | None:
+    return message.dead_letter.original_destination or None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewItem:
+    """One message of a dry run: where it would go and what would be sent, or why not."""
+
+    message: Message
+    target: str | None
+    outgoing: Outgoing | None
+    refused: str | None = None
+
+
+def preview(
+    dead_letters: Sequence[Message],
+    target: str | None,
+    *,
+    options: ReplayOptions,
+    replay_id: str = "(assigned when the replay starts)",
+) -> list[PreviewItem]:
+    """What a replay would do with each message; changes nothing."""
+    items: list[PreviewItem] = []
+    for message in dead_letters:
+        destination = target or default_target(message)
+        reason = refusal(message, options) or (
+            None if destination else "no original destination known: choose a target"
+        )
+        items.append(
+            PreviewItem(
+                message=message,
+                target=destination,
+                outgoing=None if reason else outgoing_for(message, options, replay_id),
+                refused=reason,
+            )
+        )
+    return items
+
+
+def headers_json(headers: Headers) -> list[list[Any]]:
+    """Headers as JSON-able pairs (bytes as text where they are text, else hex)."""
+    pairs: list[list[Any]] = []
+    for name, value in headers:
+        pairs.append([name, _jsonable(value)])
+    return pairs
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return {"hex": bytes(value).hex()}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+class _Run:
+    """Bookkeeping shared by replay and discard: outcomes, progress, pacing, the end."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        action_id: str,
+        dead_letters: Sequence[Message],
+        options: ReplayOptions,
+        progress: ProgressCallback | None,
+        cancel: asyncio.Event | None,
+    ) -> None:
+        self.journal = journal
+        self.action_id = action_id
+        self.total = len(dead_letters)
+        self.options = options
+        self.progress = progress
+        self.cancel = cancel
+        self.outcomes: dict[int, Outcome] = {}
+        self.started = time.monotonic()
+
+    def record(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
+        sent_only = [Outcome(o.source_id, True, o.detail) for o in outcomes if _sent_not_settled(o)]
+        final = [o for o in outcomes if not _sent_not_settled(o)]
+        if sent_only:
+            self.journal.record_outcomes(self.action_id, sent_only, state="sent")
+        self.journal.record_outcomes(self.action_id, final)
+        for position, outcome in zip(positions, outcomes, strict=True):
+            self.outcomes[position] = outcome
+        if self.progress is not None:
+            ok = sum(1 for o in self.outcomes.values() if o.ok)
+            elapsed = max(time.monotonic() - self.started, 1e-6)
+            try:
+                self.progress(
+                    ReplayProgress(
+                        sent=ok,
+                        failed=len(self.outcomes) - ok,
+                        total=self.total,
+                        rate=len(self.outcomes) / elapsed,
+                    )
+                )
+            except Exception:
+                # A broken progress display must not stop a replay half-way.
+                log.exception("replay progress callback failed")
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    async def pace(self, handled: int) -> None:
+        if self.options.rate is None:
+            return
+        due = self.started + handled / self.options.rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def result(self, status: str, detail: str, dead_letters: Sequence[Message]) -> ReplayResult:
+        self.journal.finish(self.action_id, status, detail)
+        return ReplayResult(
+            action_id=self.action_id,
+            status=status,
+            outcomes=tuple(self.outcomes[p] for p in sorted(self.outcomes)),
+            total=len(dead_letters),
+            detail=detail,
+        )
+
+
+def _sent_not_settled(outcome: Outcome) -> bool:
+    # Connector.send_and_settle's words for a message that reached the target but is
+    # still on the DLQ: journaled as "sent" so a resume does not count it as lost.
+    return (
+        not outcome.ok
+        and outcome.detail.startswith("sent (")
+        and "but not settled" in (outcome.detail)
+    )
+
+
+async def _guarded(
+    run: _Run, dead_letters: Sequence[Message], work: Callable[[], Awaitable[None]]
+) -> ReplayResult:
+    """Run the batches; turn every way of stopping into a journal status."""
+    run.journal.set_status(run.action_id, "running")
+    try:
+        await work()
+    except asyncio.CancelledError:
+        # The batch in flight may be half done: resume will look at the brokers again.
+        run.journal.finish(run.action_id, "interrupted", "stopped while a batch was in flight")
+        raise
+    except CONNECTION_ERRORS as exc:
+        return run.result("interrupted", f"{type(exc).__name__}: {exc}", dead_letters)
+    except EventdeskError as exc:
+        return run.result("failed", f"{type(exc).__name__}: {exc}", dead_letters)
+    except BaseException as exc:
+        run.journal.finish(run.action_id, "failed", f"unexpected: {exc!r}")
+        raise
+    if run.cancelled() and len(run.outcomes) < run.total:
+        return run.result("cancelled", "cancelled by the operator between batches", dead_letters)
+    failed = sum(1 for o in run.outcomes.values() if not o.ok)
+    return run.result(
+        "completed",
+        f"{run.total - failed} of {run.total} done" + (f", {failed} failed" if failed else ""),
+        dead_letters,
+    )
+
+
+async def replay(
+    source_connector: Connector,
+    browser: Browser,
+    dead_letters: Sequence[Message],
+    target_connector: Connector,
+    target: str | None,
+    *,
+    options: ReplayOptions,
+    journal: Journal,
+    progress: ProgressCallback | None = None,
+    cancel: asyncio.Event | None = None,
+    source_connection: str = "",
+    target_connection: str | None = None,
+    action_id: str | None = None,
+) -> ReplayResult:
+    """Replay browsed dead letters to `target` (None: each one's original destination).
+
+    On one connector the connector publishes and settles (`send_and_settle`); across
+    connectors the target confirms first and the source browser settles what it confirmed.
+    Refused (loop guard) and target-less messages fail without being sent.
+    """
+    source = getattr(browser, "endpoint", "") or (dead_letters[0].endpoint if dead_letters else "")
+    targets = {m.id: (target or default_target(m) or "") for m in dead_letters}
+    record = journal.start_action(
+        kind="replay",
+        source_connection=source_connection or source_connector.kind.value,
+        source=source,
+        target_connection=target_connection or target_connector.kind.value,
+        target=target or "(original destinations)",
+        options=asdict(options),
+        messages=[
+            PlannedMessage(m.id, payload_sha256(m.body), targets[m.id] or None)
+            for m in dead_letters
+        ],
+        status="planned",
+        action_id=action_id,
+    )
+    run = _Run(journal, record.id, dead_letters, options, progress, cancel)
+    same = target_connector is source_connector
+
+    async def work() -> None:
+        size = options.batch_size
+        if options.rate is not None:
+            size = max(1, min(size, int(options.rate)))
+        for start in range(0, len(dead_letters), size):
+            if run.cancelled():
+                return
+            batch = list(enumerate(dead_letters))[start : start + size]
+            await _replay_batch(
+                run, batch, targets, same, source_connector, browser, target_connector, record.id
+            )
+            await run.pace(start + len(batch))
+
+    return await _guarded(run, dead_letters, work)
+
+
+async def _replay_batch(
+    run: _Run,
+    batch: list[tuple[int, Message]],
+    targets: Mapping[str, str],
+    same: bool,
+    source_connector: Connector,
+    browser: Browser,
+    target_connector: Connector,
+    replay_id: str,
+) -> None:
+    options = run.options
+    refused: list[tuple[int, Outcome]] = []
+    by_target: dict[str, list[tuple[int, Message]]] = {}
+    for position, message in batch:
+        reason = refusal(message, options)
+        if reason is None and not targets[message.id]:
+            reason = "no original destination known: choose a target"
+        if reason:
+            refused.append((position, Outcome(message.id, False, reason)))
+        else:
+            by_target.setdefault(targets[message.id], []).append((position, message))
+    if refused:
+        run.record([p for p, _ in refused], [o for _, o in refused])
+    for destination, items in by_target.items():
+        positions = [p for p, _ in items]
+        letters = [m for _, m in items]
+        outgoing = [outgoing_for(m, options, replay_id) for m in letters]
+        if same:
+            outcomes = await source_connector.send_and_settle(
+                destination, outgoing, browser, letters, timeout=options.timeout
+            )
+            run.record(positions, outcomes)
+            continue
+        sent = await target_connector.send(destination, outgoing, timeout=options.timeout)
+        confirmed = [(p, m, o) for p, m, o in zip(positions, letters, sent, strict=True) if o.ok]
+        failed = [(p, o) for p, o in zip(positions, sent, strict=True) if not o.ok]
+        if failed:
+            run.record([p for p, _ in failed], [o for _, o in failed])
+        if not confirmed:
+            continue
+        # Journal "sent" before settling: if we die now, resume knows these reached the target.
+        run.journal.record_outcomes(run.action_id, [o for _, _, o in confirmed], state="sent")
+        settled = await browser.settle([m for _, m, _ in confirmed], timeout=options.timeout)
+        final = [
+            Outcome(o.source_id, True, f"{o.detail}; {s.detail}")
+            if s.ok
+            else Outcome(o.source_id, False, f"sent ({o.detail}) but not settled: {s.detail}")
+            for (_, _, o), s in zip(confirmed, settled, strict=True)
+        ]
+        run.record([p for p, _, _ in confirmed], final)
+
+
+async def discard(
+    browser: Browser,
+    dead_letters: Sequence[Message],
+    *,
+    journal: Journal,
+    source_connection: str = "",
+    batch_size: int = 100,
+    progress: ProgressCallback | None = None,
+    cancel: asyncio.Event | None = None,
+) -> ReplayResult:
+    """Settle (ack, delete, or move the review group past) these dead letters, journaled."""
+    source = getattr(browser, "endpoint", "") or (dead_letters[0].endpoint if dead_letters else "")
+    options = ReplayOptions(batch_size=batch_size, max_replays=None, add_replay_headers=False)
+    record = journal.start_action(
+        kind="discard",
+        source_connection=source_connection,
+        source=source,
+        options={"batch_size": batch_size},
+        messages=[PlannedMessage(m.id, payload_sha256(m.body)) for m in dead_letters],
+        status="planned",
+    )
+    run = _Run(journal, record.id, dead_letters, options, progress, cancel)
+
+    async def work() -> None:
+        for start in range(0, len(dead_letters), batch_size):
+            if run.cancelled():
+                return
+            batch = dead_letters[start : start + batch_size]
+            outcomes = await browser.settle(batch, timeout=options.timeout)
+            run.record(list(range(start, start + len(batch))), outcomes)
+
+    return await _guarded(run, dead_letters, work)
+
+
+__all__ = [
+    "ORIGINAL_ID_HEADER",
+    "REPLAY_COUNT_HEADER",
+    "REPLAY_ID_HEADER",
+    "PreviewItem",
+    "ReplayOptions",
+    "ReplayProgress",
+    "ReplayResult",
+    "default_target",
+    "discard",
+    "headers_json",
+    "idempotency_key",
+    "outgoing_for",
+    "preview",
+    "refusal",
+    "replay",
+    "replay_count",
+]
