@@ -1,6 +1,6 @@
 """Renders resources/icons/eventdesk.svg to the PNG sizes desktops and installers ask for.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/render-icons.py
+QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/render-icons.py
 """
 
 from __future__ import annotations
