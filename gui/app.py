@@ -88,11 +88,6 @@ async def _run(profiles: list[ConnectionProfile], load_error: ConfigurationError
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("replay", "discard", "history"):
-        # The command line shares the replay engine and never opens a window.
-        from eventdesk.connectors import cli
-
-        return cli.main(argv)
     try:
         args, qt_args = _parser().parse_known_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error
