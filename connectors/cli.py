@@ -325,6 +325,9 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
         json.dump([r.to_json() for r in records], out, indent=2)
         out.write("\n")
         return EXIT_OK
+    if not records:
+        print(f"No replay, discard or purge recorded yet (journal: {journal.path}).", file=out)
+        return EXIT_OK
     for r in records:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(r.counts.items()))
         target = f" -> {r.target_connection}:{r.target}" if r.target else ""
