@@ -217,10 +217,3 @@ def test_usage_and_configuration_errors_exit_2(queues: tuple[str, str]) -> None:
         _run("replay", "--connection", "local", "--from", dlq, "--all", "--max-replays", "0")[0]
         == 2
     )
-
-
-def test_the_app_entry_point_runs_the_cli_without_a_window(capsys: pytest.CaptureFixture) -> None:
-    from eventdesk.gui.app import main
-
-    assert main(["history", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
