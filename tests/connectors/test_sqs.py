@@ -196,7 +196,7 @@ async def test_real_redrive_gives_dead_letter_facts(
             assert facts.attempts is not None and facts.attempts >= 3
             assert message.header("eventType") == "OrderPlaced"
             assert isinstance(message.header("tenant"), bytes)
-            assert json.loads(message.body)["order_id"].startswith("ord-")
+            assert json.loads(message.body)["orderId"].startswith("ORD-")
 
         async with connector.browse(names["payments_fifo_dlq"]) as browser:
             page = await browser.next_page()

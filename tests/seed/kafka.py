@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from .orders import order
+
 RawHeaders = list[tuple[str, bytes]]
 
 _LISTENER = "com.acme.orders.OrderPlacedListener"
@@ -88,7 +90,7 @@ async def seed_kafka(bootstrap: str, *, prefix: str = "demo", count: int = 60) -
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="eventdesk-seed", acks=1)
     await producer.start()
     try:
-        orders = [_order(rng, i) for i in range(count)]
+        orders = [order(rng, i) for i in range(count)]
         placed = await _send_all(
             producer,
             names["orders"],
@@ -230,32 +232,6 @@ def _spread(total: int, wanted: int) -> list[int]:
 
 def _json(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
-
-
-_SKUS = ["SKU-10442", "SKU-20917", "SKU-31008", "SKU-47730", "SKU-55261", "SKU-68004"]
-_COUNTRIES = [("DE", "10115"), ("FR", "75011"), ("NL", "1012"), ("GB", "EC1A 1BB"), ("SE", "11122")]
-
-
-def _order(rng: random.Random, i: int) -> dict:
-    lines = [
-        {
-            "sku": rng.choice(_SKUS),
-            "quantity": rng.randint(1, 4),
-            "unitPrice": f"{rng.randint(399, 12999) / 100:.2f}",
-        }
-        for _ in range(rng.randint(1, 3))
-    ]
-    total = sum(line["quantity"] * float(line["unitPrice"]) for line in lines)
-    country, postcode = rng.choice(_COUNTRIES)
-    return {
-        "orderId": f"ORD-2025-{100000 + i:06d}",
-        "customerId": f"CUST-{rng.randint(1000, 9999)}",
-        "placedAt": f"2025-06-{1 + i % 28:02d}T{8 + i % 12:02d}:{i % 60:02d}:17Z",
-        "currency": "EUR",
-        "lines": lines,
-        "total": f"{total:.2f}",
-        "shipping": {"country": country, "postcode": postcode, "method": "STANDARD"},
-    }
 
 
 def _payment(rng: random.Random, i: int, orders: Sequence[dict]) -> dict:

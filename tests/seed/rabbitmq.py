@@ -24,8 +24,9 @@ import aiormq.exceptions
 from eventdesk.connectors.errors import EndpointNotFound
 from eventdesk.connectors.rabbitmq import ManagementClient
 
+from .orders import order
+
 _CUSTOMERS = ["c-1042", "c-2210", "c-3307", "c-4471", "c-5820"]
-_SKUS = ["SKU-RED-MUG", "SKU-BLUE-TEE", "SKU-USB-C-HUB", "SKU-DESK-LAMP", "SKU-NOTEBOOK-A5"]
 
 _DOTNET_TRACE = (
     "   at Billing.Consumers.ChargeInvoiceConsumer.Consume(ConsumeContext`1 context) in "
@@ -82,23 +83,6 @@ async def _connect(
         timeout=10,
         client_properties={"connection_name": "Eventdesk seed"},
     )
-
-
-def _order(rng: random.Random, number: int) -> dict[str, Any]:
-    lines = [
-        {"sku": rng.choice(_SKUS), "quantity": rng.randint(1, 4), "unit_price": rng.randint(3, 90)}
-        for _ in range(rng.randint(1, 3))
-    ]
-    return {
-        "order_id": f"ORD-{20240000 + number}",
-        "customer_id": rng.choice(_CUSTOMERS),
-        "currency": "EUR",
-        "lines": lines,
-        "total": sum(line["quantity"] * line["unit_price"] for line in lines),
-        "placed_at": (datetime(2024, 5, 2, 9, tzinfo=UTC) + timedelta(minutes=7 * number))
-        .isoformat()
-        .replace("+00:00", "Z"),
-    }
 
 
 def _json_message(payload: Mapping[str, Any], **properties: Any) -> aio_pika.Message:
@@ -185,7 +169,7 @@ async def seed_rabbitmq(
         for number in range(rejected):
             if number == 1:
                 # A compressed body, as some producers send: not valid UTF-8 text.
-                payload = json.dumps(_order(rng, number)).encode()
+                payload = json.dumps(order(rng, number)).encode()
                 message = aio_pika.Message(
                     gzip.compress(payload, mtime=0),
                     content_type="application/json",
@@ -197,7 +181,7 @@ async def seed_rabbitmq(
                 )
             else:
                 message = _json_message(
-                    _order(rng, number),
+                    order(rng, number),
                     app_id="checkout-service",
                     correlation_id=f"corr-{number:04d}",
                     type="OrderPlaced",
@@ -207,13 +191,13 @@ async def seed_rabbitmq(
         await _reject_all(source, rejected)
         for number in range(rejected, rejected + expired):
             await channel.default_exchange.publish(
-                _json_message(_order(rng, number), app_id="checkout-service", expiration=0.05),
+                _json_message(order(rng, number), app_id="checkout-service", expiration=0.05),
                 routing_key=names["source"],
             )
         await _wait_for_count(channel, names["dlq"], start + count)
         for number in range(count, count + 5):
             await channel.default_exchange.publish(
-                _json_message(_order(rng, number), app_id="checkout-service"),
+                _json_message(order(rng, number), app_id="checkout-service"),
                 routing_key=names["source"],
             )
 
@@ -378,7 +362,7 @@ async def fill_dead_letter_queue(
             padding = "x" * max(0, size - 260)
             batch: list[Any] = []
             for number in range(count):
-                payload = _order(rng, number)
+                payload = order(rng, number)
                 payload["sequence"] = number
                 payload["note"] = padding
                 batch.append(

@@ -16,8 +16,9 @@ from typing import Any
 
 import boto3
 
+from .orders import order
+
 _MAX_RECEIVE_COUNT = 2
-_PRODUCTS = ["SKU-1001", "SKU-2040", "SKU-3307", "SKU-4410", "SKU-5128"]
 _CUSTOMERS = ["cus_8f2a", "cus_19bd", "cus_77e0", "cus_c4a1"]
 
 
@@ -52,19 +53,10 @@ def _redrive(dlq_arn: str) -> str:
 
 
 def _order(n: int, rng: random.Random) -> dict[str, Any]:
-    lines = [
-        {"sku": rng.choice(_PRODUCTS), "qty": rng.randint(1, 4), "unit_price": rng.randint(5, 90)}
-        for _ in range(rng.randint(1, 3))
-    ]
-    return {
-        "order_id": f"ord-{10_000 + n}",
-        "customer": rng.choice(_CUSTOMERS),
-        "currency": "EUR",
-        "lines": lines,
-        "total": sum(line["qty"] * line["unit_price"] for line in lines),
-        # Every fifth order carries the defect that makes its consumer give up.
-        "shipping_country": "XX" if n % 5 == 0 else rng.choice(["DE", "FR", "NL"]),
-    }
+    document = order(rng, n)
+    if n % 5 == 0:  # every fifth order carries the defect that makes its consumer give up
+        document["shipping"]["country"] = "XX"
+    return document
 
 
 def _order_attributes(n: int) -> dict[str, dict[str, str]]:
