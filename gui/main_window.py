@@ -12,8 +12,10 @@ from pathlib import Path
 from eventdesk.connectors.base import Connector
 from eventdesk.connectors.errors import CONNECTION_ERRORS, ConfigurationError, EventdeskError
 from eventdesk.connectors.factory import create_connector
+from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import Endpoint, Message
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
+from eventdesk.connectors.replay import ReplayResult, discard
 from eventdesk.connectors.secrets import SecretStore
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -36,11 +38,13 @@ from PySide6.QtWidgets import (
 from .connection_dialog import ConnectionDialog
 from .connection_tree import NO_CONNECTIONS_TEXT, ConnectionTreeWidget
 from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeModel
+from .discard_dialog import DiscardDialog
 from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
 from .message_browser_widget import MessageBrowserWidget, count_summary
 from .message_detail import MessageDetailWidget
 from .operations import AsyncOp, TaskOwner, current_loop
+from .replay_wizard import ReplayWizard
 from .status_progress import StatusProgressWidget
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,10 @@ class MainWindow(QMainWindow, TaskOwner):
         self._background: set[asyncio.Task[None]] = set()
         self._shutdown: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        # Opened on the first replay or discard; None until then.
+        self._journal: Journal | None = None
+        self.replay_wizard: ReplayWizard | None = None
+        self.discard_dialog: DiscardDialog | None = None
 
         self.error_presenter = ErrorPresenter(self)
         self.progress_sink = StatusProgressWidget(self)
@@ -106,11 +114,13 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser.message_selected.connect(self._on_browser_message_selected)
         self.browser.model.counts_changed.connect(self._on_browser_counts_changed)
         self.browser.model.fetch_failed.connect(self._on_browser_fetch_failed)
+        self.browser.selection_changed.connect(self._update_message_actions)
         self.error_presenter.status_message.connect(self._on_presenter_status_message)
 
         for profile in profiles:
             self._add_profile(profile)
         self._update_empty_state()
+        self._update_message_actions()
 
     # -- construction -----------------------------------------------------------------
 
@@ -133,6 +143,19 @@ class MainWindow(QMainWindow, TaskOwner):
         self.quit_action.setToolTip("Give back held messages, close connections and quit (Ctrl+Q)")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
+        self.replay_action = QAction("Replay…", self)
+        self.replay_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.replay_action.setToolTip(
+            "Send the selected messages again, to their original destination by default (Ctrl+R)"
+        )
+        self.replay_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.replay_action.triggered.connect(self._on_replay_triggered)
+        self.discard_action = QAction("Discard…", self)
+        self.discard_action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+        self.discard_action.setToolTip("Remove the selected messages for good, journaled (Delete)")
+        self.discard_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
+        self.discard_action.triggered.connect(self._on_discard_triggered)
+        self.browser.add_context_actions([self.replay_action, self.discard_action])
         self.dead_letters_only_action = QAction("Dead-letter queues only", self)
         self.dead_letters_only_action.setCheckable(True)
         self.dead_letters_only_action.setShortcut(QKeySequence("Ctrl+D"))
@@ -203,6 +226,9 @@ class MainWindow(QMainWindow, TaskOwner):
         toolbar.addAction(self.browser.load_more_action)
         toolbar.addAction(self.browser.load_all_action)
         toolbar.addAction(self.browser.stop_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.replay_action)
+        toolbar.addAction(self.discard_action)
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -215,6 +241,9 @@ class MainWindow(QMainWindow, TaskOwner):
         messages.addAction(self.browser.load_more_action)
         messages.addAction(self.browser.load_all_action)
         messages.addAction(self.browser.stop_action)
+        messages.addSeparator()
+        messages.addAction(self.replay_action)
+        messages.addAction(self.discard_action)
         view = menus.addMenu("&View")
         view.addAction(self.dead_letters_only_action)
         errors = self.errors_dock.toggleViewAction()
@@ -509,10 +538,169 @@ class MainWindow(QMainWindow, TaskOwner):
         if self._open is not None and isinstance(exc, CONNECTION_ERRORS):
             self._mark_failed(self._open[0], exc)
 
+    # -- replay and discard -----------------------------------------------------------
+
+    def selected_messages(self) -> list[Message]:
+        """The selected messages of the open endpoint (empty when none is open)."""
+        if self._open is None or self.browser.model.browser is None:
+            return []
+        return self.browser.selected_messages()
+
+    def _open_profile(self) -> ConnectionProfile | None:
+        return self._profiles.get(self._open[0]) if self._open is not None else None
+
+    def _update_message_actions(self) -> None:
+        profile = self._open_profile()
+        busy = self.replay_wizard is not None and self.replay_wizard.running
+        enabled = (
+            profile is not None
+            and not profile.read_only
+            and not busy
+            and bool(self.selected_messages())
+        )
+        self.replay_action.setEnabled(enabled)
+        self.discard_action.setEnabled(enabled)
+        if profile is not None and profile.read_only:
+            note = f" — {profile.name} is read-only"
+        elif profile is None or not self.selected_messages():
+            note = " — select messages first"
+        else:
+            note = ""
+        self.replay_action.setStatusTip(f"Replay the selected messages{note}")
+        self.discard_action.setStatusTip(f"Discard the selected messages{note}")
+
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal.open()
+        return self._journal
+
+    def _action_context(self) -> tuple[str, str, ConnectionProfile, Connector] | None:
+        """(connection, endpoint, profile, connector) for an action on the selection."""
+        profile = self._open_profile()
+        if self._open is None or profile is None or profile.read_only:
+            return None
+        connector = self._connectors.get(self._open[0])
+        if connector is None or self.browser.model.browser is None:
+            self.statusBar().showMessage(f"{self._open[0]} is not connected.", 8000)
+            return None
+        return self._open[0], self._open[1], profile, connector
+
+    def _on_replay_triggered(self) -> None:
+        context = self._action_context()
+        messages = self.selected_messages()
+        if context is None or not messages:
+            return
+        connection, endpoint, profile, connector = context
+        try:
+            journal = self.journal()
+        except EventdeskError as exc:
+            self.error_presenter.present(exc, context="Opening the journal")
+            return
+        # The engine settles through the table's browser, which must not page meanwhile.
+        self.browser.model.stop_loading()
+        names = [e.name for e in self.tree_model.endpoints(connection) if e.name != endpoint]
+        wizard = ReplayWizard(
+            messages,
+            endpoint=endpoint,
+            profile=profile,
+            connector=connector,
+            browser=self.browser.model.browser,
+            journal=journal,
+            endpoint_names=names,
+            parent=self,
+        )
+        wizard.finished_replay.connect(
+            lambda result: self._on_wizard_finished_replay(connection, endpoint, result)
+        )
+        wizard.finished.connect(wizard.deleteLater)
+        self.replay_wizard = wizard
+        wizard.open()
+
+    def _on_wizard_finished_replay(
+        self, connection: str, endpoint: str, result: ReplayResult | None
+    ) -> None:
+        if result is not None:
+            self.statusBar().showMessage(
+                f"Replay {result.status}: {result.succeeded} sent, {result.failed} failed"
+                f" (journal {result.action_id})",
+                15000,
+            )
+        self._reload_endpoint(connection, endpoint)
+
+    def _on_discard_triggered(self) -> None:
+        context = self._action_context()
+        messages = self.selected_messages()
+        if context is None or not messages:
+            return
+        connection, endpoint, profile, _connector = context
+        dialog = DiscardDialog(len(messages), endpoint, profile, self)
+        dialog.accepted.connect(lambda: self._discard(connection, endpoint, messages))
+        dialog.finished.connect(dialog.deleteLater)
+        self.discard_dialog = dialog
+        dialog.open()
+
+    def _discard(self, connection: str, endpoint: str, messages: list[Message]) -> None:
+        browser = self.browser.model.browser
+        if self._open != (connection, endpoint) or browser is None:
+            return
+        try:
+            journal = self.journal()
+        except EventdeskError as exc:
+            self.error_presenter.present(exc, context="Opening the journal")
+            return
+        self.browser.model.stop_loading()
+
+        def on_done(result: ReplayResult) -> None:
+            self.statusBar().showMessage(
+                f"Discard {result.status}: {result.succeeded} of {result.total} discarded"
+                f" (journal {result.action_id})",
+                15000,
+            )
+            failed = [o for o in result.outcomes if not o.ok]
+            if failed or result.status != "completed":
+                reason = failed[0].detail if failed else result.detail
+                self.error_presenter.present(
+                    EventdeskError(f"{len(failed)} of {result.total} not discarded: {reason}"),
+                    context=f"Discarding from {endpoint} on {connection}",
+                )
+
+        AsyncOp(
+            self,
+            lambda: discard(browser, messages, journal=journal, source_connection=connection),
+        ).with_progress(f"Discarding {len(messages)} messages…").with_context(
+            f"Discarding from {endpoint} on {connection}"
+        ).success(on_done).finally_(lambda: self._reload_endpoint(connection, endpoint)).run()
+
+    def _reload_endpoint(self, connection: str, endpoint: str) -> None:
+        """Open the endpoint afresh so settled messages are gone and the rest are shown."""
+        if self._open != (connection, endpoint):
+            return
+        entry = next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+        self._open = None
+        self.browser.clear()
+        closing = self.browser.model.pending_closes()
+
+        async def reopen_after_give_back() -> None:
+            # The old browser still holds the unsettled rest; reading before it gives them
+            # back would show a queue with holes.
+            if closing:
+                await asyncio.wait(closing)
+
+        def reopen() -> None:
+            if self._open is None and entry is not None:
+                self._on_tree_endpoint_selected(connection, entry)
+            connector = self._connectors.get(connection)
+            if connector is not None:
+                self._relist(connection, connector)
+
+        AsyncOp(self, reopen_after_give_back).success(lambda _: reopen()).run()
+        self._update_empty_state()
+
     # -- status -----------------------------------------------------------------------
 
     def _update_empty_state(self) -> None:
         self._update_environment_banner()
+        self._update_message_actions()
         if self._open is not None:
             self.content_stack.setCurrentIndex(1)
             return
@@ -601,6 +789,9 @@ class MainWindow(QMainWindow, TaskOwner):
             if self._background:
                 await asyncio.gather(*self._background, return_exceptions=True)
         finally:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
             self._closed.set()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eventdesk.connectors.base import Browser
 from eventdesk.connectors.errors import EventdeskError
+from eventdesk.connectors.model import Message
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -53,6 +54,8 @@ def count_summary(loaded: int, expected: int | None, *, loading: bool, more: boo
 
 class MessageBrowserWidget(QWidget):
     message_selected = Signal(object)  # Message or None
+    # The set of selected rows changed (for actions that work on a selection).
+    selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,7 +101,7 @@ class MessageBrowserWidget(QWidget):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -141,6 +144,9 @@ class MessageBrowserWidget(QWidget):
         self.model.fetch_failed.connect(self._on_model_fetch_failed)
         self.model.modelReset.connect(self._on_model_reset)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+        self.model.modelReset.connect(self.selection_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self._loading = False
         self._refresh_controls()
 
@@ -167,6 +173,28 @@ class MessageBrowserWidget(QWidget):
         index = self.model.index(row, 0)
         self.table.setCurrentIndex(index)
         self.table.scrollTo(index)
+
+    def select_rows(self, rows: list[int]) -> None:
+        """Select exactly these rows (as ctrl-clicking them would)."""
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+        for row in rows:
+            selection.select(self.model.index(row, 0), flags)
+        if rows:
+            self.table.scrollTo(self.model.index(rows[0], 0))
+
+    def selected_messages(self) -> list[Message]:
+        """The selected messages, in table order."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [self.model.message_at(row) for row in rows if row < self.model.rowCount()]
+
+    def add_context_actions(self, actions: list[QAction]) -> None:
+        """Actions the table's context menu offers on the selection."""
+        self.table.addActions(actions)
+
+    def _on_table_selection_changed(self, *_args: object) -> None:
+        self.selection_changed.emit()
 
     def _show_note(self) -> None:
         browser = self.model.browser
