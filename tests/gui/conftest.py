@@ -8,20 +8,30 @@ Qt's event loop) until a condition holds. Never mixed with pytest-asyncio's loop
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+import shiboken6
+from aiokafka.admin import AIOKafkaAdminClient
+from eventdesk.connectors.model import BrokerKind
+from eventdesk.connectors.profiles import ConnectionProfile
+from eventdesk.gui.connection_tree_model import ConnectionState
+from eventdesk.gui.main_window import MainWindow
+
+from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
 
 # Before anything imports Qt: no display here, and none in CI.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import eventdesk.gui  # noqa: F401  (applies the PySide6/Python 3.11 refcount guard)
-import pytest
 import qasync
-import shiboken6
 from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
@@ -121,3 +131,118 @@ def driver(qapp: QApplication) -> Iterator[LoopDriver]:
         asyncio.events._set_running_loop(None)
         loop.close()
         asyncio.set_event_loop(None)
+
+
+# --- Windows against the real local brokers (shared by the *_brokers and replay tests) ---
+
+PASSWORD_ENV = "EVENTDESK_TEST_RABBITMQ_PASSWORD"
+
+
+@pytest.fixture
+def kafka_profile(kafka_bootstrap: str) -> ConnectionProfile:
+    return ConnectionProfile("Kafka", BrokerKind.KAFKA, {"bootstrap_servers": kafka_bootstrap})
+
+
+@pytest.fixture
+def rabbitmq_profile(rabbitmq, monkeypatch: pytest.MonkeyPatch) -> ConnectionProfile:
+    monkeypatch.setenv(PASSWORD_ENV, rabbitmq.password)
+    return ConnectionProfile(
+        "RabbitMQ",
+        BrokerKind.RABBITMQ,
+        {
+            "host": rabbitmq.host,
+            "port": str(rabbitmq.port),
+            "username": rabbitmq.username,
+            "management_url": rabbitmq.management_url,
+            "password_env": PASSWORD_ENV,
+        },
+    )
+
+
+@pytest.fixture
+def sqs_profile(sqs) -> ConnectionProfile:
+    return ConnectionProfile(
+        "SQS", BrokerKind.SQS, {"region": sqs.region, "endpoint_url": sqs.endpoint_url}
+    )
+
+
+@pytest.fixture
+def open_window(driver: LoopDriver) -> Iterator[Callable[..., MainWindow]]:
+    """Opens MainWindows and, at the end, closes them the way the app does.
+
+    Not qtbot.addWidget: pytest-qt would close them outside the running loop, and
+    closing must await the browsers' give-back.
+    """
+    windows: list[MainWindow] = []
+
+    def open_(*profiles: ConnectionProfile, **kwargs) -> MainWindow:
+        window = MainWindow(profiles, **kwargs)
+        windows.append(window)
+        window.show()
+        driver.until(
+            lambda: all(
+                window.tree_model.state(p.name) is not ConnectionState.CONNECTING for p in profiles
+            ),
+            timeout=60,
+            message="every connection to connect or fail",
+        )
+        return window
+
+    yield open_
+    for window in windows:
+        window.close()
+        driver.run(window.wait_closed())
+        # Destroyed here, on the GUI thread: as cyclic garbage it could be collected on a
+        # boto3 worker thread, and Qt crashes when widgets die off the GUI thread.
+        shiboken6.delete(window)
+
+
+@pytest.fixture
+def kafka_topics(kafka_bootstrap: str, driver: LoopDriver) -> Iterator[list[str]]:
+    """Topics a test creates; deleted afterwards so listings stay short."""
+    topics: list[str] = []
+    yield topics
+    if topics:
+
+        async def delete() -> None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+            await admin.start()
+            try:
+                await admin.delete_topics(topics)
+            finally:
+                await admin.close()
+
+        driver.run(delete(), timeout=60)
+
+
+@pytest.fixture
+def sqs_queues(sqs) -> Iterator[list[dict[str, str]]]:
+    """Name sets from seed_sqs; their queues are deleted afterwards."""
+    seeded: list[dict[str, str]] = []
+    yield seeded
+    client = boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
+    sns = boto3.client("sns", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
+    for names in seeded:
+        if "topic_arn" in names:
+            sns.delete_topic(TopicArn=names["topic_arn"])
+        for key, name in names.items():
+            if key in ("topic", "topic_arn"):
+                continue
+            try:
+                client.delete_queue(QueueUrl=client.get_queue_url(QueueName=name)["QueueUrl"])
+            except client.exceptions.QueueDoesNotExist:
+                pass
+
+
+@pytest.fixture
+def rabbitmq_seed(rabbitmq, driver: LoopDriver, unique_name: str) -> Iterator[dict[str, str]]:
+    account = {
+        "host": rabbitmq.host,
+        "port": rabbitmq.port,
+        "username": rabbitmq.username,
+        "password": rabbitmq.password,
+        "management_url": rabbitmq.management_url,
+    }
+    names = driver.run(seed_rabbitmq(**account, prefix=unique_name, count=24), timeout=120)
+    yield names
+    driver.run(remove_seed(**account, names=names), timeout=60)

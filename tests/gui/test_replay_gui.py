@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the shared fixtures are imported by name, then requested by name)
 """Replay and discard from the main window against the real local RabbitMQ.
 
 The DLQ is filled by the broker's own dead-lettering (tests/seed); the window is driven
@@ -19,11 +18,6 @@ from PySide6.QtWidgets import QWizard
 from tests.conftest import RabbitMQSettings
 
 from .conftest import LoopDriver
-from .test_main_window_brokers import (  # noqa: F401  (fixtures)
-    open_window,
-    rabbitmq_profile,
-    rabbitmq_seed,
-)
 
 pytestmark = pytest.mark.rabbitmq
 
