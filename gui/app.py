@@ -14,12 +14,14 @@ from pathlib import Path
 
 import qasync
 import shiboken6
+from eventdesk.connectors.demo import DemoEnvironment
 from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.profiles import ConnectionProfile, load_profiles
 from eventdesk.connectors.redaction import install_log_redaction
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from .demo_controller import DemoController
 from .garbage_collector import GuiThreadGarbageCollector
 from .main_window import MainWindow
 
@@ -42,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
         "--config-dir",
         type=Path,
         help="read and save connections.json here instead of the user config folder",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a built-in SQS/SNS demo: services that make real dead letters",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -68,20 +75,39 @@ def _watch_sigint(window: MainWindow) -> QTimer:
     return timer
 
 
-async def _run(profiles: list[ConnectionProfile], load_error: ConfigurationError | None) -> int:
+def open_demo_window(demo: DemoEnvironment, profiles: list[ConnectionProfile]) -> MainWindow:
+    """The window `--demo` shows: the running demo's connection first, then saved ones."""
+    window = MainWindow(profiles, session_profiles=demo.profiles())
+    DemoController(demo, window)
+    return window
+
+
+async def _run(
+    profiles: list[ConnectionProfile], load_error: ConfigurationError | None, *, demo: bool
+) -> int:
     collector = GuiThreadGarbageCollector()
     collector.start()
-    window = MainWindow(profiles)
-    if load_error is not None:
-        window.error_presenter.present(load_error, context="Loading connections")
-    _watch_sigint(window)
-    window.show()
-    await window.wait_closed()
-    # Destroy the widgets now, on this (the GUI) thread. Left to Python's cyclic garbage
-    # collector they would be destroyed on whichever thread it next runs on, boto3's
-    # worker threads included, and Qt crashes when widgets die off the GUI thread.
-    shiboken6.delete(window)
-    gc.collect()
+    environment = DemoEnvironment() if demo else None
+    try:
+        if environment is not None:
+            await environment.start()
+            window = open_demo_window(environment, profiles)
+        else:
+            window = MainWindow(profiles)
+        if load_error is not None:
+            window.error_presenter.present(load_error, context="Loading connections")
+        _watch_sigint(window)
+        window.show()
+        await window.wait_closed()
+        # Destroy the widgets now, on this (the GUI) thread. Left to Python's cyclic garbage
+        # collector they would be destroyed on whichever thread it next runs on, boto3's
+        # worker threads included, and Qt crashes when widgets die off the GUI thread.
+        shiboken6.delete(window)
+        gc.collect()
+    finally:
+        if environment is not None:
+            # After the window: its connections have closed, so the endpoint goes last.
+            await environment.close()
     collector.stop()
     return 0
 
@@ -112,4 +138,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         profiles, load_error = [], exc
         log.error("%s", exc)
-    return qasync.run(_run(profiles, load_error))
+    return qasync.run(_run(profiles, load_error, demo=args.demo))

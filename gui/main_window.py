@@ -69,6 +69,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self,
         profiles: Iterable[ConnectionProfile] = (),
         *,
+        session_profiles: Iterable[ConnectionProfile] = (),
         secret_prompt: SecretPrompt | None = None,
         profiles_path: Path | None = None,
         secrets: SecretStore | None = None,
@@ -117,6 +118,12 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser.selection_changed.connect(self._update_message_actions)
         self.error_presenter.status_message.connect(self._on_presenter_status_message)
 
+        # Shown and connected, never saved: e.g. the demo's endpoint, whose port is gone
+        # after this run.
+        self._session_only: set[str] = set()
+        for profile in session_profiles:
+            self._session_only.add(profile.name)
+            self._add_profile(profile)
         for profile in profiles:
             self._add_profile(profile)
         self._update_empty_state()
@@ -464,7 +471,10 @@ class MainWindow(QMainWindow, TaskOwner):
         """Remember the profile on disk (no secrets in it) and connect it."""
         self._add_profile(profile)
         try:
-            save_profiles(self._profiles.values(), self._profiles_path)
+            save_profiles(
+                (p for p in self._profiles.values() if p.name not in self._session_only),
+                self._profiles_path,
+            )
         except OSError as exc:
             self.error_presenter.present(
                 ConfigurationError(
