@@ -38,6 +38,7 @@ from .errors import (
     OperationTimeout,
 )
 from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Outcome, Outgoing, Page
+from .sampling import Metric, QueueStats
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +380,25 @@ class RabbitMQConnector(Connector):
             raise self._translate(
                 exc, doing=f"count queue {endpoint!r}", timeout=timeout, queue=endpoint
             ) from exc
+
+    async def queue_stats(self, *, timeout: float = 10.0) -> list[QueueStats]:
+        """Per queue: ready, unacked, consumers and publish/deliver/ack rates (msg/s).
+
+        From the management API, whose statistics trail the broker by a few seconds.
+        A rate the API has not reported yet (no traffic since the queue appeared) is absent.
+        """
+        columns = "name,consumers,messages_ready,messages_unacknowledged,message_stats"
+        try:
+            async with asyncio.timeout(timeout):
+                rows = await self.management.get(
+                    f"/api/queues/{self._vhost_path}?columns={columns}", timeout=timeout
+                )
+        except TimeoutError as exc:
+            raise OperationTimeout(
+                f"The RabbitMQ management API at {self.management.base_url} did not report "
+                f"queue statistics within {timeout:g} s."
+            ) from exc
+        return [_queue_stats(row) for row in rows or [] if row.get("name")]
 
     async def send(
         self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
@@ -1010,3 +1030,28 @@ __all__ = [
     "split_target",
     "topic_matches",
 ]
+
+
+_STAT_FIELDS = {
+    "messages_ready": Metric.READY,
+    "messages_unacknowledged": Metric.UNACKED,
+    "consumers": Metric.CONSUMERS,
+}
+_RATE_FIELDS = {
+    "publish_details": Metric.PUBLISH_RATE,
+    "deliver_get_details": Metric.DELIVER_RATE,
+    "ack_details": Metric.ACK_RATE,
+}
+
+
+def _queue_stats(row: Mapping[str, Any]) -> QueueStats:
+    metrics: dict[Metric, float] = {}
+    for name, metric in _STAT_FIELDS.items():
+        if isinstance(row.get(name), int | float):
+            metrics[metric] = float(row[name])
+    stats = row.get("message_stats") or {}
+    for name, metric in _RATE_FIELDS.items():
+        rate = (stats.get(name) or {}).get("rate")
+        if isinstance(rate, int | float):
+            metrics[metric] = float(rate)
+    return QueueStats(str(row["name"]), metrics)

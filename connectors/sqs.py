@@ -45,6 +45,7 @@ from .errors import (
     OperationTimeout,
 )
 from .model import BrokerKind, Endpoint, EndpointKind, Message, Outcome, Outgoing, Page
+from .sampling import Metric, QueueStats
 
 log = logging.getLogger(__name__)
 
@@ -656,6 +657,24 @@ class SqsConnector(Connector):
 
         return list(await asyncio.gather(*(one(outgoing) for outgoing in messages)))
 
+    async def queue_stats(self, *, timeout: float = 10.0) -> list[QueueStats]:
+        """Per queue: visible, in flight and delayed messages (SQS's approximate counts).
+
+        SNS subscriptions' DLQs are SQS queues, so they are here too.
+        """
+        sqs = self._client()
+        async with _deadline(timeout, f"Reading queue statistics of {self._where}"):
+            urls = await self._call(functools.partial(_all_queue_urls, sqs))
+            queues = await self._all_attributes(sqs, urls)
+        return [
+            QueueStats(
+                name,
+                {metric: float(_count(attributes, field)) for field, metric in _SQS_STATS.items()},
+            )
+            for name, attributes in sorted(queues.items())
+            if "_denied" not in attributes
+        ]
+
     def browse(self, endpoint: str, *, page_size: int = 500) -> SqsBrowser:
         self._client()
         browser = SqsBrowser(self, endpoint, page_size=page_size)
@@ -1220,3 +1239,10 @@ def _age_key(message: Message) -> int:
     # group's order.
     sent = message.attributes.get("SentTimestamp", "0")
     return int(sent) if sent.isdigit() else 0
+
+
+_SQS_STATS = {
+    "ApproximateNumberOfMessages": Metric.VISIBLE,
+    "ApproximateNumberOfMessagesNotVisible": Metric.IN_FLIGHT,
+    "ApproximateNumberOfMessagesDelayed": Metric.DELAYED,
+}

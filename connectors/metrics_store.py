@@ -1,0 +1,228 @@
+"""History of monitoring samples: one SQLite file in the user data dir, bounded in time.
+
+Raw samples are kept for `raw_for` (a day by default); older ones are averaged into
+`bucket`-second buckets (a minute), and everything older than `retention` is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import platformdirs
+
+from .errors import ConfigurationError
+from .sampling import Metric, Sample, SeriesKey
+
+DAY = 86400.0
+_RAW, _BUCKETED = 0, 1
+_NO_PARTITION = -1  # SQLite's UNIQUE treats NULLs as distinct, so None is stored as -1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    connection TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    UNIQUE (connection, endpoint, grp, partition, metric)
+);
+CREATE TABLE IF NOT EXISTS points (
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    at REAL NOT NULL,
+    value REAL NOT NULL,
+    resolution INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_by_series ON points(series_id, at);
+CREATE INDEX IF NOT EXISTS points_by_age ON points(resolution, at);
+"""
+
+
+def default_metrics_path() -> Path:
+    override = os.environ.get("EVENTDESK_DATA_DIR")
+    base = Path(override) if override else Path(platformdirs.user_data_dir("eventdesk"))
+    return base / "metrics.sqlite3"
+
+
+class MetricsStore:
+    """Stores samples and answers "this series between then and now".
+
+    Calls are synchronous and short (one transaction each); a lock makes the store safe
+    to share between the event loop and a worker thread.
+    """
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        retention: float = 7 * DAY,
+        raw_for: float = DAY,
+        bucket: float = 60.0,
+    ) -> None:
+        if not 0 < raw_for <= retention or bucket <= 0:
+            raise ValueError("need 0 < raw_for <= retention and bucket > 0")
+        self.path = Path(path) if path is not None else default_metrics_path()
+        self.retention = retention
+        self.raw_for = raw_for
+        self.bucket = bucket
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"Cannot open the metrics history at {self.path}: {exc}",
+                hint="Check that the data folder is writable (EVENTDESK_DATA_DIR overrides it).",
+            ) from exc
+        self._lock = threading.Lock()
+        self._ids: dict[SeriesKey, int] = {}
+
+    def close(self) -> None:
+        """Idempotent."""
+        with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise ConfigurationError("The metrics store is closed.")
+        return self._db
+
+    # -- writing -----------------------------------------------------------------------
+
+    def add(self, samples: Iterable[Sample]) -> int:
+        """Store samples (one transaction); returns how many."""
+        with self._lock:
+            db = self._conn()
+            rows = [(self._series_id(db, s.series), s.at, s.value, _RAW) for s in samples]
+            db.execute("BEGIN")
+            try:
+                db.executemany(
+                    "INSERT INTO points (series_id, at, value, resolution) VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def maintain(self, *, now: float | None = None) -> None:
+        """Downsample raw points older than `raw_for`, drop points older than `retention`.
+
+        Cheap when there is nothing to do; call it every few minutes.
+        """
+        now = time.time() if now is None else now
+        raw_cutoff = now - self.raw_for
+        # Only whole buckets are folded, so a bucket is never split between two calls.
+        raw_cutoff -= raw_cutoff % self.bucket
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN")
+            try:
+                db.execute(
+                    "INSERT INTO points (series_id, at, value, resolution) "
+                    "SELECT series_id, CAST(at / :b AS INTEGER) * :b, AVG(value), :bucketed "
+                    "FROM points WHERE resolution = :raw AND at < :cutoff "
+                    "GROUP BY series_id, CAST(at / :b AS INTEGER)",
+                    {"b": self.bucket, "bucketed": _BUCKETED, "raw": _RAW, "cutoff": raw_cutoff},
+                )
+                db.execute("DELETE FROM points WHERE resolution = ? AND at < ?", (_RAW, raw_cutoff))
+                db.execute("DELETE FROM points WHERE at < ?", (now - self.retention,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # -- reading -----------------------------------------------------------------------
+
+    def query(self, key: SeriesKey, start: float, end: float) -> list[tuple[float, float]]:
+        """(at, value) of one series in [start, end], oldest first; minute buckets where
+        the raw points are gone."""
+        with self._lock:
+            db = self._conn()
+            series_id = self._existing_id(db, key)
+            if series_id is None:
+                return []
+            rows = db.execute(
+                "SELECT at, value FROM points WHERE series_id = ? AND at BETWEEN ? AND ? "
+                "ORDER BY at",
+                (series_id, start, end),
+            ).fetchall()
+        return [(float(at), float(value)) for at, value in rows]
+
+    def series(self, *, connection: str | None = None) -> list[SeriesKey]:
+        """Every series stored (for one connection, if given)."""
+        sql = "SELECT connection, endpoint, grp, partition, metric FROM series"
+        args: tuple[str, ...] = ()
+        if connection is not None:
+            sql += " WHERE connection = ?"
+            args = (connection,)
+        with self._lock:
+            rows = self._conn().execute(sql + " ORDER BY id", args).fetchall()
+        return [_key(*row) for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn().execute("SELECT COUNT(*) FROM points").fetchone()[0])
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _existing_id(self, db: sqlite3.Connection, key: SeriesKey) -> int | None:
+        if key in self._ids:
+            return self._ids[key]
+        row = db.execute(
+            "SELECT id FROM series WHERE connection = ? AND endpoint = ? AND grp = ? "
+            "AND partition = ? AND metric = ?",
+            _columns(key),
+        ).fetchone()
+        if row is None:
+            return None
+        self._ids[key] = int(row[0])
+        return self._ids[key]
+
+    def _series_id(self, db: sqlite3.Connection, key: SeriesKey) -> int:
+        found = self._existing_id(db, key)
+        if found is not None:
+            return found
+        db.execute(
+            "INSERT OR IGNORE INTO series (connection, endpoint, grp, partition, metric) "
+            "VALUES (?, ?, ?, ?, ?)",
+            _columns(key),
+        )
+        found = self._existing_id(db, key)
+        assert found is not None
+        return found
+
+
+def _columns(key: SeriesKey) -> tuple[str, str, str, int, str]:
+    partition = _NO_PARTITION if key.partition is None else key.partition
+    return (key.connection, key.endpoint, key.group, partition, str(key.metric))
+
+
+def _key(connection: str, endpoint: str, grp: str, partition: int, metric: str) -> SeriesKey:
+    return SeriesKey(
+        connection, endpoint, grp, None if partition == _NO_PARTITION else partition, Metric(metric)
+    )

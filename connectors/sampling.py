@@ -1,0 +1,542 @@
+"""Live monitoring samples: what each broker reports on an interval, gathered per connection.
+
+The adapters report broker facts (`KafkaLagReport`, `QueueStats`); the `Sampler` turns
+them into flat `Sample`s, keeps the last values when a broker goes away, and backs off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from .base import Connector
+from .errors import CONNECTION_ERRORS
+from .health import Health, HealthPoint, evaluate
+from .model import BrokerKind
+
+
+class Metric(enum.StrEnum):
+    # Kafka, per group, topic and partition (and summed per topic with partition None).
+    LAG = "lag"
+    COMMITTED = "committed"
+    LAG_SECONDS = "lag_seconds"
+    # Kafka, per group.
+    MEMBERS = "members"
+    # Any broker, per dead-letter endpoint: messages not yet handled.
+    DLQ_DEPTH = "dlq_depth"
+    # RabbitMQ, per queue.
+    READY = "ready"
+    UNACKED = "unacked"
+    CONSUMERS = "consumers"
+    PUBLISH_RATE = "publish_rate"
+    DELIVER_RATE = "deliver_rate"
+    ACK_RATE = "ack_rate"
+    # SQS, per queue.
+    VISIBLE = "visible"
+    IN_FLIGHT = "in_flight"
+    DELAYED = "delayed"
+
+
+class Reachability(enum.StrEnum):
+    OK = "ok"
+    UNREACHABLE = "unreachable"  # the link is gone; values shown are the last ones seen
+    FAILED = "failed"  # the broker answered with an error (credentials, permissions, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One value of one series at one moment. `at` is Unix time in seconds."""
+
+    connection: str
+    kind: BrokerKind
+    endpoint: str
+    group: str | None
+    partition: int | None
+    metric: Metric
+    value: float
+    at: float
+
+    @property
+    def series(self) -> SeriesKey:
+        return SeriesKey(
+            self.connection, self.endpoint, self.group or "", self.partition, self.metric
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """What identifies one time series in the store and in charts."""
+
+    connection: str
+    endpoint: str
+    group: str  # "" when the series belongs to no group
+    partition: int | None
+    metric: Metric
+
+
+# -- what the adapters report ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.committed)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLag:
+    """A consumer group: its state, live members and committed position per partition."""
+
+    group: str
+    state: str  # Stable, Empty, PreparingRebalance, ... as the broker says
+    members: int
+    partitions: tuple[PartitionLag, ...] = ()
+
+    @property
+    def lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+    @property
+    def committed(self) -> int:
+        return sum(p.committed for p in self.partitions)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaLagReport:
+    groups: tuple[GroupLag, ...]
+    # Dead-letter topic -> records not yet handled (end − review group, else end − start).
+    dlq_depths: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """One queue's counters and rates; a metric the broker did not report is absent."""
+
+    queue: str
+    metrics: Mapping[Metric, float]
+
+    @property
+    def depth(self) -> float:
+        """Messages on the queue, delivered or not (RabbitMQ ready + unacked, SQS visible +
+        in flight)."""
+        m = self.metrics
+        return (
+            m.get(Metric.READY, 0)
+            + m.get(Metric.UNACKED, 0)
+            + m.get(Metric.VISIBLE, 0)
+            + m.get(Metric.IN_FLIGHT, 0)
+        )
+
+
+class _LagSource(Protocol):
+    async def consumer_group_lag(
+        self, *, dead_letter_topics: Iterable[str] = (), timeout: float = 10.0
+    ) -> KafkaLagReport: ...
+
+
+class _QueueSource(Protocol):
+    async def queue_stats(self, *, timeout: float = 10.0) -> list[QueueStats]: ...
+
+
+# -- one sampling round ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one connection reported in one round.
+
+    When the broker is unreachable, `samples` are the last ones seen (their `at` tells
+    when) and `reachability` says why they are stale.
+    """
+
+    connection: str
+    kind: BrokerKind
+    at: float
+    reachability: Reachability
+    samples: tuple[Sample, ...]
+    # Kafka: consumer group -> state as the broker said ("Stable", "Empty", ...).
+    group_states: Mapping[str, str] = field(default_factory=dict)
+    # Kafka: consumer group -> health over the sampler's window.
+    health: Mapping[str, Health] = field(default_factory=dict)
+    error: str | None = None
+    failures: int = 0  # consecutive failed rounds
+
+    @property
+    def stale(self) -> bool:
+        return self.reachability is not Reachability.OK
+
+    def value(
+        self,
+        metric: Metric,
+        endpoint: str,
+        *,
+        group: str | None = None,
+        partition: int | None = None,
+    ) -> float | None:
+        for sample in self.samples:
+            if (
+                sample.metric is metric
+                and sample.endpoint == endpoint
+                and sample.group == group
+                and sample.partition == partition
+            ):
+                return sample.value
+        return None
+
+
+ConnectorFactory = Callable[[], Connector]
+SnapshotCallback = Callable[[Snapshot], Awaitable[None] | None]
+
+
+class Sampler:
+    """Samples every connection concurrently on an interval, one task per connection.
+
+    The sampler opens its own connectors from the factories, so sampling never shares a
+    link with browsing or replay; after a link error it closes that connector and opens a
+    fresh one on the next round. Errors never leave the loop: they become an unreachable
+    (or failed) snapshot holding the last values, and the next round waits twice as long,
+    up to `max_backoff`.
+
+    Read snapshots with `async for snapshot in sampler`, or pass `on_snapshot`.
+    """
+
+    def __init__(
+        self,
+        connections: Mapping[str, ConnectorFactory],
+        *,
+        interval: float = 5.0,
+        window: float = 300.0,
+        max_backoff: float = 60.0,
+        timeout: float = 10.0,
+        dead_letters: Mapping[str, Iterable[str]] | None = None,
+        discover_every: float = 300.0,
+        on_snapshot: SnapshotCallback | None = None,
+        buffer: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self._factories = dict(connections)
+        self.interval = interval
+        self.window = window
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self._given_dead_letters = {k: frozenset(v) for k, v in (dead_letters or {}).items()}
+        self._discover_every = discover_every
+        self._on_snapshot = on_snapshot
+        self._clock = clock
+        self._queue: asyncio.Queue[Snapshot] = asyncio.Queue(maxsize=buffer)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._latest: dict[str, Snapshot] = {}
+        self._closed = False
+        self._wake: dict[str, asyncio.Event] = {}
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._closed:
+            raise RuntimeError("a closed sampler cannot start again")
+        for name in self._factories:
+            if name not in self._tasks:
+                self._wake[name] = asyncio.Event()
+                self._tasks[name] = asyncio.create_task(
+                    _Worker(self, name).run(), name=f"eventdesk-sampler:{name}"
+                )
+
+    async def close(self) -> None:
+        """Stop every loop and close the sampler's connectors. Idempotent."""
+        self._closed = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def latest(self, connection: str) -> Snapshot | None:
+        return self._latest.get(connection)
+
+    def set_interval(self, seconds: float) -> None:
+        """Applies from the next round; a waiting loop wakes up now."""
+        if seconds <= 0:
+            raise ValueError("interval must be positive")
+        self.interval = seconds
+        for event in self._wake.values():
+            event.set()
+
+    def __aiter__(self) -> AsyncIterator[Snapshot]:
+        return self._snapshots()
+
+    async def _snapshots(self) -> AsyncIterator[Snapshot]:
+        while True:
+            yield await self._queue.get()
+
+    async def next_snapshot(self, *, timeout: float | None = None) -> Snapshot:
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
+
+    async def _publish(self, snapshot: Snapshot) -> None:
+        self._latest[snapshot.connection] = snapshot
+        if self._queue.full():
+            # A reader that fell behind loses the oldest rounds, never the newest.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._queue.get_nowait()
+        self._queue.put_nowait(snapshot)
+        if self._on_snapshot is not None:
+            try:
+                result = self._on_snapshot(snapshot)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # a faulty observer must not stop sampling
+                pass
+
+
+class _Worker:
+    """The loop for one connection: its connector, its history for rates and health."""
+
+    def __init__(self, sampler: Sampler, name: str) -> None:
+        self.sampler = sampler
+        self.name = name
+        self.connector: Connector | None = None
+        self.kind: BrokerKind | None = None
+        self.last_good: Snapshot | None = None
+        self.failures = 0
+        self.dead_letters: frozenset[str] = sampler._given_dead_letters.get(name, frozenset())
+        self.discovered_at = -math.inf
+        # (group, topic) -> recent (at, committed) for the consumption rate.
+        self.progress: dict[tuple[str, str], deque[tuple[float, int]]] = {}
+        # group -> recent health points.
+        self.points: dict[str, deque[HealthPoint]] = {}
+
+    async def run(self) -> None:
+        s = self.sampler
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                started = loop.time()
+                snapshot = await self._round()
+                await s._publish(snapshot)
+                delay = s.interval
+                if self.failures:
+                    delay = min(s.max_backoff, s.interval * 2 ** (self.failures - 1))
+                wake = s._wake[self.name]
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, delay - (loop.time() - started))):
+                        await wake.wait()
+        finally:
+            await self._drop_connector()
+
+    async def _round(self) -> Snapshot:
+        s = self.sampler
+        try:
+            async with asyncio.timeout(s.timeout * 3):
+                if self.connector is None:
+                    connector = s._factories[self.name]()
+                    self.kind = connector.kind
+                    try:
+                        await connector.connect(timeout=s.timeout)
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await connector.close()
+                        raise
+                    self.connector = connector
+                snapshot = await self._sample(self.connector)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failures += 1
+            unreachable = isinstance(exc, (*CONNECTION_ERRORS, TimeoutError, OSError))
+            if unreachable:
+                await self._drop_connector()
+            return self._failed(exc, unreachable)
+        self.failures = 0
+        self.last_good = snapshot
+        return snapshot
+
+    def _failed(self, exc: Exception, unreachable: bool) -> Snapshot:
+        now = self.sampler._clock()
+        reachability = Reachability.UNREACHABLE if unreachable else Reachability.FAILED
+        last = self.last_good
+        health: dict[str, Health] = {}
+        if last is not None:
+            for group in last.health:
+                points = self._points(group)
+                points.append(HealthPoint(at=now, reachable=False))
+                health[group] = evaluate(points, window=self.sampler.window)
+        message = str(exc) or type(exc).__name__
+        kind = self.kind or (last.kind if last else BrokerKind.KAFKA)
+        return Snapshot(
+            connection=self.name,
+            kind=kind,
+            at=now,
+            reachability=reachability,
+            samples=last.samples if last else (),
+            group_states=last.group_states if last else {},
+            health=health,
+            error=message,
+            failures=self.failures,
+        )
+
+    async def _drop_connector(self) -> None:
+        connector, self.connector = self.connector, None
+        if connector is not None:
+            with contextlib.suppress(Exception):
+                await connector.close()
+
+    async def _sample(self, connector: Connector) -> Snapshot:
+        s = self.sampler
+        if (
+            self.name not in s._given_dead_letters
+            and s._clock() - self.discovered_at >= s._discover_every
+        ):
+            await self._discover(connector)
+        if connector.kind is BrokerKind.KAFKA:
+            return await self._sample_kafka(connector)  # type: ignore[arg-type]
+        return await self._sample_queues(connector)  # type: ignore[arg-type]
+
+    async def _discover(self, connector: Connector) -> None:
+        """Learn which endpoints are dead-letter queues; best effort, refreshed rarely."""
+        self.discovered_at = self.sampler._clock()
+        with contextlib.suppress(Exception):
+            endpoints = await connector.list_endpoints(timeout=self.sampler.timeout)
+            self.dead_letters = frozenset(e.name for e in endpoints if e.is_dead_letter)
+
+    async def _sample_kafka(self, connector: _LagSource) -> Snapshot:
+        s = self.sampler
+        report = await connector.consumer_group_lag(
+            dead_letter_topics=self.dead_letters, timeout=s.timeout
+        )
+        now = s._clock()
+        samples: list[Sample] = []
+
+        def add(endpoint: str, group: str | None, partition: int | None, m: Metric, v: float):
+            samples.append(
+                Sample(self.name, BrokerKind.KAFKA, endpoint, group, partition, m, v, now)
+            )
+
+        health: dict[str, Health] = {}
+        seen: set[str] = set()
+        for group in report.groups:
+            seen.add(group.group)
+            add("", group.group, None, Metric.MEMBERS, group.members)
+            by_topic: dict[str, list[PartitionLag]] = {}
+            for p in group.partitions:
+                by_topic.setdefault(p.topic, []).append(p)
+                add(p.topic, group.group, p.partition, Metric.LAG, p.lag)
+                add(p.topic, group.group, p.partition, Metric.COMMITTED, p.committed)
+            for topic, parts in by_topic.items():
+                lag = sum(p.lag for p in parts)
+                committed = sum(p.committed for p in parts)
+                add(topic, group.group, None, Metric.LAG, lag)
+                seconds = self._lag_seconds((group.group, topic), now, committed, lag)
+                if seconds is not None:
+                    add(topic, group.group, None, Metric.LAG_SECONDS, seconds)
+            points = self._points(group.group)
+            points.append(
+                HealthPoint(at=now, committed=group.committed, lag=group.lag, members=group.members)
+            )
+            health[group.group] = evaluate(points, window=s.window)
+        # A group seen before that is gone now: its consumers stopped for good.
+        for gone in set(self.points) - seen:
+            points = self._points(gone)
+            points.append(HealthPoint(at=now, present=False))
+            health[gone] = evaluate(points, window=s.window)
+            if points[0].at < now - s.window and not any(p.present for p in points):
+                del self.points[gone]
+        for topic, depth in sorted(report.dlq_depths.items()):
+            add(topic, None, None, Metric.DLQ_DEPTH, depth)
+        return Snapshot(
+            connection=self.name,
+            kind=BrokerKind.KAFKA,
+            at=now,
+            reachability=Reachability.OK,
+            samples=tuple(samples),
+            group_states={g.group: g.state for g in report.groups},
+            health=health,
+        )
+
+    async def _sample_queues(self, connector: Any) -> Snapshot:
+        s = self.sampler
+        source: _QueueSource = connector
+        stats = await source.queue_stats(timeout=s.timeout)
+        now = s._clock()
+        kind: BrokerKind = connector.kind
+        samples: list[Sample] = []
+        for queue in stats:
+            for metric, value in queue.metrics.items():
+                samples.append(Sample(self.name, kind, queue.queue, None, None, metric, value, now))
+            ready = queue.metrics.get(Metric.READY)
+            ack = queue.metrics.get(Metric.ACK_RATE) or queue.metrics.get(Metric.DELIVER_RATE)
+            if ready is not None and ack:
+                seconds = ready / ack
+                samples.append(
+                    Sample(
+                        self.name, kind, queue.queue, None, None, Metric.LAG_SECONDS, seconds, now
+                    )
+                )
+            if queue.queue in self.dead_letters:
+                samples.append(
+                    Sample(
+                        self.name, kind, queue.queue, None, None, Metric.DLQ_DEPTH, queue.depth, now
+                    )
+                )
+        return Snapshot(
+            connection=self.name,
+            kind=kind,
+            at=now,
+            reachability=Reachability.OK,
+            samples=tuple(samples),
+        )
+
+    def _points(self, group: str) -> deque[HealthPoint]:
+        points = self.points.setdefault(group, deque())
+        # Keep one point from before the window: health needs the whole window covered.
+        cutoff = self.sampler._clock() - self.sampler.window
+        while len(points) > 1 and points[1].at <= cutoff:
+            points.popleft()
+        return points
+
+    def _lag_seconds(
+        self, key: tuple[str, str], now: float, committed: int, lag: int
+    ) -> float | None:
+        """Lag divided by the group's consumption rate over the window; None if not moving."""
+        history = self.progress.setdefault(key, deque())
+        history.append((now, committed))
+        cutoff = now - self.sampler.window
+        while len(history) > 2 and history[1][0] <= cutoff:
+            history.popleft()
+        if lag == 0:
+            return 0.0
+        (first_at, first), (last_at, last) = history[0], history[-1]
+        if last_at <= first_at or last <= first:
+            return None
+        return lag / ((last - first) / (last_at - first_at))
