@@ -60,6 +60,9 @@ _STATE_DOT_COLORS = {
     ConnectionState.ERROR: "#d32f2f",
 }
 
+# How often the tree's depths are re-read from connected brokers.
+DEPTH_REFRESH_MS = 10_000
+
 # Asked for a secret the profile does not point at: (profile, field) -> value or None.
 SecretPrompt = Callable[[ConnectionProfile, str], str | None]
 
@@ -118,6 +121,11 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser.selection_changed.connect(self._update_message_actions)
         self.error_presenter.status_message.connect(self._on_presenter_status_message)
 
+        # Depths change while the operator watches: re-list connected brokers now and then,
+        # quietly (no progress, no reconnect; F5 does that).
+        self._depth_timer = QTimer(self)
+        self._depth_timer.setInterval(DEPTH_REFRESH_MS)
+        self._depth_timer.timeout.connect(self._on_depth_timer_timeout)
         # Shown and connected, never saved: e.g. the demo's endpoint, whose port is gone
         # after this run.
         self._session_only: set[str] = set()
@@ -302,6 +310,7 @@ class MainWindow(QMainWindow, TaskOwner):
             # After the window is painted, and outside any task: a password prompt may
             # open a nested event loop, which must not run inside an asyncio task.
             QTimer.singleShot(0, self._connect_all)
+            self._depth_timer.start()
 
     def _connect_all(self) -> None:
         for name in list(self._profiles):
@@ -372,15 +381,26 @@ class MainWindow(QMainWindow, TaskOwner):
             elif state is ConnectionState.CONNECTED:
                 self._relist(name, connector)
 
-    def _relist(self, name: str, connector: Connector) -> None:
+    def set_depth_refresh_interval(self, milliseconds: int) -> None:
+        self._depth_timer.setInterval(milliseconds)
+
+    def _on_depth_timer_timeout(self) -> None:
+        if self._shutdown is not None:
+            return
+        for name, connector in list(self._connectors.items()):
+            if self.tree_model.state(name) is ConnectionState.CONNECTED:
+                self._relist(name, connector, quiet=True)
+
+    def _relist(self, name: str, connector: Connector, *, quiet: bool = False) -> None:
         def on_failure(exc: BaseException) -> None:
             if isinstance(exc, CONNECTION_ERRORS) and self._connectors.get(name) is connector:
                 self._mark_failed(name, exc)
             self.error_presenter.present(exc, context=f"Refreshing {name}")
 
-        AsyncOp(self, connector.list_endpoints).latest_wins(f"refresh:{name}").with_progress(
-            f"Refreshing {name}…"
-        ).success(lambda endpoints: self._on_relisted(name, connector, endpoints)).failure(
+        op = AsyncOp(self, connector.list_endpoints).latest_wins(f"refresh:{name}")
+        if not quiet:
+            op = op.with_progress(f"Refreshing {name}…")
+        op.success(lambda endpoints: self._on_relisted(name, connector, endpoints)).failure(
             on_failure
         ).run()
 
