@@ -16,6 +16,7 @@ from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import Endpoint, Message
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
 from eventdesk.connectors.replay import ReplayResult, discard
+from eventdesk.connectors.sampling import ConnectorFactory
 from eventdesk.connectors.secrets import SecretStore
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QStyle,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -43,6 +45,7 @@ from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
 from .message_browser_widget import MessageBrowserWidget, count_summary
 from .message_detail import MessageDetailWidget
+from .monitor_view import MonitorView
 from .operations import AsyncOp, TaskOwner, current_loop
 from .replay_wizard import ReplayWizard
 from .status_progress import StatusProgressWidget
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self.tree = ConnectionTreeWidget(self.tree_model, self)
         self.browser = MessageBrowserWidget(self)
         self.detail = MessageDetailWidget(self)
+        self.monitor = MonitorView(self.connector_factories, parent=self)
 
         self._build_actions()
         self._build_layout()
@@ -178,6 +182,10 @@ class MainWindow(QMainWindow, TaskOwner):
         self.dead_letters_only_action.toggled.connect(self.tree.set_dead_letters_only)
         self.tree.dead_letters_only_changed.connect(self._on_tree_dead_letters_only_changed)
         self.tree.add_actions([self.refresh_action])
+        self.monitor_action = QAction("Monitor", self)
+        self.monitor_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.monitor_action.setToolTip("Show live consumer lag, DLQ depth and health (Ctrl+M)")
+        self.monitor_action.triggered.connect(self.show_monitor)
 
     def _build_layout(self) -> None:
         self.content_empty = QLabel(PICK_ENDPOINT_TEXT, self)
@@ -212,9 +220,14 @@ class MainWindow(QMainWindow, TaskOwner):
         content_layout.addWidget(self.environment_banner)
         content_layout.addWidget(self.content_stack, 1)
 
+        self.content_tabs = QTabWidget(self)
+        self.content_tabs.setDocumentMode(True)
+        self.content_tabs.addTab(content, "Messages")
+        self.content_tabs.addTab(self.monitor, "Monitor")
+
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_splitter.addWidget(self.tree)
-        self.main_splitter.addWidget(content)
+        self.main_splitter.addWidget(self.content_tabs)
         self.main_splitter.setStretchFactor(0, 0)
         self.main_splitter.setStretchFactor(1, 1)
         self.main_splitter.setSizes([430, 970])
@@ -265,6 +278,7 @@ class MainWindow(QMainWindow, TaskOwner):
         errors.setShortcut(QKeySequence("Ctrl+E"))
         errors.setToolTip("Show or hide the Errors log (Ctrl+E)")
         view.addAction(errors)
+        view.addAction(self.monitor_action)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -302,6 +316,33 @@ class MainWindow(QMainWindow, TaskOwner):
         self._profiles[profile.name] = profile
         self.tree_model.add_connection(profile)
         self._update_connection_status()
+        self.monitor.set_connections_changed()
+
+    def connector_factories(self) -> dict[str, ConnectorFactory]:
+        """One factory per connection, for the Monitor's sampler (which opens its own links).
+
+        Secrets are those known already (environment, keyring, typed this session): a
+        sampler round must never open a prompt.
+        """
+
+        def factory(profile: ConnectionProfile) -> ConnectorFactory:
+            return lambda: create_connector(profile, prompt=self._known_secret)
+
+        return {name: factory(profile) for name, profile in self._profiles.items()}
+
+    def _known_secret(self, profile: ConnectionProfile, field: str) -> str | None:
+        value = self._typed_secrets.get((profile.name, field))
+        if value is None:
+            value = self.secrets.get(profile.name, field)
+        if value is None:
+            raise ConfigurationError(
+                f"No {field} is known for {profile.name} yet.",
+                hint="Connect it once (F5) to give it; the Monitor then uses it.",
+            )
+        return value
+
+    def show_monitor(self) -> None:
+        self.content_tabs.setCurrentWidget(self.monitor)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -807,6 +848,10 @@ class MainWindow(QMainWindow, TaskOwner):
 
     async def _aclose(self) -> None:
         try:
+            try:
+                await asyncio.wait_for(self.monitor.aclose(), CLOSE_TIMEOUT_S)
+            except Exception:
+                log.warning("Closing the monitor failed", exc_info=True)
             # Browsers first: they give back held messages over their connector's link.
             try:
                 await asyncio.wait_for(self.browser.model.aclose(), CLOSE_TIMEOUT_S)

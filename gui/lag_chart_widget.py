@@ -1,0 +1,239 @@
+"""A live time-series chart: ring buffers per series, redrawn on a timer, with a crosshair.
+
+Shaped after pyqtgraph's `examples/scrollingPlots.py`: samples go into preallocated numpy
+buffers and only a timer calls `setData`, so a burst of samples costs one redraw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+REDRAW_MS = 50
+# A buffer starts small and doubles up to this many points (a day at 5 s is 17 280).
+MAX_POINTS = 20_000
+_START_POINTS = 256
+STALE_COLOR = "#9e9e9e"
+
+
+class SeriesBuffer:
+    """Preallocated (time, value) arrays; when full, the oldest half is dropped in one move."""
+
+    def __init__(self, capacity: int = MAX_POINTS) -> None:
+        self.capacity = capacity
+        size = min(_START_POINTS, capacity)
+        self._x = np.empty(size, dtype=np.float64)
+        self._y = np.empty(size, dtype=np.float64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, at: float, value: float) -> None:
+        if self._n == len(self._x):
+            if len(self._x) < self.capacity:
+                size = min(self.capacity, len(self._x) * 2)
+                self._x = np.resize(self._x, size)
+                self._y = np.resize(self._y, size)
+            else:
+                keep = self.capacity // 2
+                self._x[:keep] = self._x[self._n - keep : self._n]
+                self._y[:keep] = self._y[self._n - keep : self._n]
+                self._n = keep
+        self._x[self._n] = at
+        self._y[self._n] = value
+        self._n += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self._n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self._n]
+
+    def last(self) -> float | None:
+        return float(self._y[self._n - 1]) if self._n else None
+
+
+class LagChartWidget(QWidget):
+    """One plot of several series keyed by any hashable; only `shown` keys are drawn.
+
+    `append` only writes to a buffer and marks the chart dirty; the redraw timer does
+    the rest. While `follow` is on, the x range slides to the last `window` seconds;
+    a manual pan or zoom turns it off until a window preset is chosen again.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        label: Callable[[Hashable], str] = str,
+        y_label: str = "messages",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._label = label
+        self._buffers: dict[Hashable, SeriesBuffer] = {}
+        self._curves: dict[Hashable, pg.PlotDataItem] = {}
+        self._shown: list[Hashable] = []
+        self._stale: set[Hashable] = set()
+        self._dirty = False
+        self._paused = False
+        self.window = 300.0
+        self.follow = True
+        self.redraws = 0  # how many times setData ran; tests and benchmarks read it
+
+        self.plot_widget = pg.PlotWidget(
+            background="w", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
+        )
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setTitle(title, color="#333", size="11pt")
+        self.plot.setLabel("left", y_label)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setClipToView(True)
+        self.plot.setDownsampling(mode="peak")
+        self.plot.addLegend(offset=(10, 10), labelTextColor="#333", brush=(255, 255, 255, 200))
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen("#666")
+            axis.setTextPen("#333")
+
+        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
+        self._vline.hide()
+        self.plot.addItem(self._vline, ignoreBounds=True)
+        self.crosshair_label = QLabel(" ", self)
+        self.crosshair_label.setTextFormat(Qt.TextFormat.RichText)
+        self.plot_widget.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.crosshair_label)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer.start()
+
+    # -- data ------------------------------------------------------------------------
+
+    def append(self, key: Hashable, at: float, value: float) -> None:
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = SeriesBuffer()
+        buffer.append(at, value)
+        if key in self._shown:
+            self._dirty = True
+
+    def keys(self) -> list[Hashable]:
+        return list(self._buffers)
+
+    def buffer(self, key: Hashable) -> SeriesBuffer | None:
+        return self._buffers.get(key)
+
+    def curve(self, key: Hashable) -> pg.PlotDataItem | None:
+        """The drawn item of a shown series (its getData() is what is on screen)."""
+        return self._curves.get(key)
+
+    # -- what is shown ----------------------------------------------------------------
+
+    def show_keys(self, keys: Iterable[Hashable]) -> None:
+        keys = list(keys)
+        if keys == self._shown:
+            return
+        self._shown = keys
+        for item in self._curves.values():
+            self.plot.removeItem(item)
+        self._curves.clear()
+        for i, key in enumerate(keys):
+            item = self.plot.plot(name=self._label(key))
+            self._curves[key] = item
+            self._style(key, i)
+        self._dirty = True
+
+    def shown_keys(self) -> list[Hashable]:
+        return list(self._shown)
+
+    def set_stale(self, keys: Iterable[Hashable]) -> None:
+        """Series whose broker is unreachable: drawn grey and dashed."""
+        stale = set(keys)
+        if stale == self._stale:
+            return
+        self._stale = stale
+        for i, key in enumerate(self._shown):
+            self._style(key, i)
+
+    def is_stale(self, key: Hashable) -> bool:
+        return key in self._stale
+
+    def set_window(self, seconds: float) -> None:
+        self.window = seconds
+        self.follow = True
+        self._dirty = True
+
+    def set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        if not paused:
+            self._dirty = True
+
+    def _style(self, key: Hashable, index: int) -> None:
+        item = self._curves[key]
+        if key in self._stale:
+            item.setPen(pg.mkPen(STALE_COLOR, width=2, style=Qt.PenStyle.DashLine))
+        else:
+            item.setPen(pg.mkPen(pg.intColor(index, hues=max(8, len(self._shown))), width=2))
+
+    # -- drawing ---------------------------------------------------------------------
+
+    def _on_timer_timeout(self) -> None:
+        if not self._dirty or self._paused:
+            return
+        self._dirty = False
+        for key, item in self._curves.items():
+            buffer = self._buffers.get(key)
+            if buffer is not None:
+                item.setData(buffer.x, buffer.y)
+        self.redraws += 1
+        if self.follow:
+            now = time.time()
+            self.plot.setXRange(now - self.window, now, padding=0.02)
+            self.plot.enableAutoRange(axis="y")
+
+    def _on_view_range_manually(self, *_args: object) -> None:
+        self.follow = False
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        if not self.plot.sceneBoundingRect().contains(pos):
+            self._vline.hide()
+            return
+        at = self.plot.getViewBox().mapSceneToView(pos).x()
+        self._vline.setPos(at)
+        self._vline.show()
+        self.crosshair_label.setText(self.values_at(at))
+
+    def values_at(self, at: float) -> str:
+        """The crosshair's text: each shown series' value at the nearest earlier sample."""
+        parts = [time.strftime("%H:%M:%S", time.localtime(at))]
+        for i, key in enumerate(self._shown):
+            buffer = self._buffers.get(key)
+            if buffer is None or not len(buffer):
+                continue
+            index = int(np.searchsorted(buffer.x, at, side="right")) - 1
+            if index < 0:
+                continue
+            colour = (
+                STALE_COLOR
+                if key in self._stale
+                else pg.intColor(i, hues=max(8, len(self._shown))).name()
+            )
+            value = buffer.y[index]
+            parts.append(f"<span style='color:{colour}'>■</span> {self._label(key)}: {value:,.0f}")
+        return " &nbsp; ".join(parts)
