@@ -122,4 +122,28 @@ def create_connector(
                 else None
             ),
         )
+    if profile.kind is BrokerKind.NATS:
+        from .nats import NatsConnector
+
+        servers = profile.get("servers")
+        if not servers:
+            raise ConfigurationError(f"Connection {profile.name!r} has no servers.")
+        username = profile.get("username") or None
+        return NatsConnector(
+            servers,
+            user=username,
+            # Asked only when it will be used: a password belongs to a user name.
+            password=(
+                _secret(profile, "password_env", "password", prompt, secrets=secrets)
+                if username
+                else None
+            ),
+            token=(
+                _secret(profile, "token_env", "token", prompt, secrets=secrets)
+                if profile.get("token_env")
+                else None
+            ),
+            creds_file=profile.get("creds_file") or None,
+            advisory_stream=profile.get("advisory_stream") or "EVENTDESK_ADVISORIES",
+        )
     raise ConfigurationError(f"Unknown broker kind {profile.kind!r}.")

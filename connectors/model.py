@@ -19,6 +19,7 @@ class BrokerKind(enum.StrEnum):
     KAFKA = "kafka"
     RABBITMQ = "rabbitmq"
     SQS = "sqs"
+    NATS = "nats"
 
 
 class EndpointKind(enum.StrEnum):

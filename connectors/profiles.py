@@ -42,6 +42,9 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
     BrokerKind.SQS: frozenset(
         {"region", "endpoint_url", "aws_profile", "access_key_id", "secret_access_key_env"}
     ),
+    BrokerKind.NATS: frozenset(
+        {"servers", "username", "password_env", "token_env", "creds_file", "advisory_stream"}
+    ),
 }
 _SECRET_LOOKING = re.compile(r"pass(word)?$|secret(_access_key)?$|token$", re.IGNORECASE)
 # Shared files are checked harder, at every level: a teammate's file is not our own.

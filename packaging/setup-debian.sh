@@ -8,6 +8,7 @@ cd "$REPO_ROOT"
 
 DEBIAN_PACKAGES=(
   rabbitmq-server        # the RabbitMQ broker (tests/brokers/rabbitmq.sh)
+  nats-server            # NATS with JetStream (tests/brokers/nats.sh)
   kcat                   # reference tool for the benchmarks
   curl                   # broker health checks
   xvfb xauth             # screenshots of the real window

@@ -22,6 +22,8 @@ KAFKA_PORT = int(os.environ.get("EVENTDESK_KAFKA_PORT", "19092"))
 RABBITMQ_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_PORT", "5672"))
 RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_MANAGEMENT_PORT", "15672"))
 MOTO_PORT = int(os.environ.get("EVENTDESK_MOTO_PORT", "5055"))
+NATS_PORT = int(os.environ.get("EVENTDESK_NATS_PORT", "14222"))
+NATS_MONITOR_PORT = int(os.environ.get("EVENTDESK_NATS_MONITOR_PORT", "18222"))
 # Where the broker scripts keep their state (as in tests/brokers/common.sh).
 BROKERS_DIR = Path(os.environ.get("EVENTDESK_BROKERS_DIR") or BROKERS.parent.parent / ".brokers")
 KAFKA_SECURE_SASL_PORT = int(os.environ.get("EVENTDESK_KAFKA_SECURE_SASL_PORT", "19192"))
@@ -138,6 +140,14 @@ def sqs() -> SqsSettings:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return SqsSettings(endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def nats() -> str:
+    """The server URL of tests/brokers/nats.sh's nats-server, with JetStream."""
+    # The monitoring port answers once JetStream is ready; the client port opens earlier.
+    _ensure_broker("NATS (nats-server -js)", "nats.sh", NATS_MONITOR_PORT)
+    return f"nats://127.0.0.1:{NATS_PORT}"
 
 
 @pytest.fixture
