@@ -34,7 +34,12 @@ from PySide6.QtWidgets import (
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_KINDS = (("Kafka", BrokerKind.KAFKA), ("RabbitMQ", BrokerKind.RABBITMQ), ("SQS", BrokerKind.SQS))
+_KINDS = (
+    ("Kafka", BrokerKind.KAFKA),
+    ("RabbitMQ", BrokerKind.RABBITMQ),
+    ("SQS", BrokerKind.SQS),
+    ("NATS JetStream", BrokerKind.NATS),
+)
 _ENVIRONMENT_TITLES = (
     ("None", ""),
     ("Development", "dev"),
@@ -95,6 +100,7 @@ class ConnectionDialog(QDialog):
         self._kafka_rows()
         self._rabbitmq_rows()
         self._sqs_rows()
+        self._nats_rows()
 
         self.problem_label = QLabel(self)
         self.problem_label.setWordWrap(True)
@@ -204,6 +210,12 @@ class ConnectionDialog(QDialog):
             self.keyring_label.setText(store.unavailable_reason)
             self.keyring_label.setStyleSheet("color: #b26a00;")
 
+    def _nats_rows(self) -> None:
+        self.nats_servers_edit = QLineEdit(self)
+        self.nats_servers_edit.setPlaceholderText("nats://host:4222")
+        self.nats_servers_edit.setToolTip("Comma-separated nats:// URLs of any servers")
+        self._add_row(BrokerKind.NATS, "Servers:", self.nats_servers_edit)
+
     def _sqs_rows(self) -> None:
         self.region_edit = QLineEdit("us-east-1", self)
         self.endpoint_edit = QLineEdit(self)
@@ -255,6 +267,9 @@ class ConnectionDialog(QDialog):
             stored = self.password_persisted is not None  # and cleared from the field
             if self.keyring_password.isChecked() and not self.password_edit.text() and not stored:
                 return "Enter the password to keep in the OS keyring."
+        elif self.kind is BrokerKind.NATS:
+            if not self.nats_servers_edit.text().strip():
+                return "Enter at least one server, e.g. nats://127.0.0.1:4222."
         else:
             if not self.region_edit.text().strip():
                 return "Enter the AWS region, e.g. us-east-1."
@@ -291,6 +306,8 @@ class ConnectionDialog(QDialog):
             if self.env_password.isChecked():
                 settings["password_env"] = self.password_env_edit.text().strip()
             return settings
+        if self.kind is BrokerKind.NATS:
+            return {"servers": self.nats_servers_edit.text().strip()}
         settings = {"region": self.region_edit.text().strip()}
         if self.endpoint_edit.text().strip():
             settings["endpoint_url"] = self.endpoint_edit.text().strip()

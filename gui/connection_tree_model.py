@@ -34,7 +34,12 @@ class Roles(enum.IntEnum):
 
 CONNECTION_ROW = "connection"
 ENDPOINT_ROW = "endpoint"
-KIND_NAMES = {BrokerKind.KAFKA: "Kafka", BrokerKind.RABBITMQ: "RabbitMQ", BrokerKind.SQS: "SQS"}
+KIND_NAMES = {
+    BrokerKind.KAFKA: "Kafka",
+    BrokerKind.RABBITMQ: "RabbitMQ",
+    BrokerKind.SQS: "SQS",
+    BrokerKind.NATS: "NATS",
+}
 _STATE_COLORS = {
     ConnectionState.CONNECTING: "#9e9e9e",
     ConnectionState.CONNECTED: "#2e9d4f",
@@ -61,6 +66,7 @@ def _profile_summary(profile: ConnectionProfile) -> str:
         BrokerKind.RABBITMQ: f"{profile.get('host', '127.0.0.1')}:{profile.get('port', '5672')}"
         f" vhost {profile.get('vhost', '/')}",
         BrokerKind.SQS: profile.get("endpoint_url") or profile.get("region", "us-east-1"),
+        BrokerKind.NATS: profile.get("servers"),
     }[profile.kind]
     return f"{KIND_NAMES[profile.kind]} · {where}"
 
