@@ -10,6 +10,9 @@ import codecs
 import enum
 import json
 from dataclasses import dataclass
+from typing import Any
+
+from eventdesk.connectors.decoding import Decoded, DecodedKind
 
 from .display_format import human_size
 
@@ -25,6 +28,7 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
 class BodyKind(enum.StrEnum):
     EMPTY = "empty"
     JSON = "JSON"
+    AVRO = "Avro"
     TEXT = "text"
     BINARY = "binary"
 
@@ -46,15 +50,40 @@ def render_body(body: bytes) -> RenderedBody:
     if len(body) <= JSON_PARSE_LIMIT and text.lstrip()[:1] in ("{", "["):
         pretty = _pretty_json(body)
         if pretty is not None:
-            shown = pretty[:TEXT_LIMIT]
-            note = ""
-            if len(shown) < len(pretty):
-                note = f"Showing the first {human_size(len(shown))} of the formatted JSON."
-            return RenderedBody(BodyKind.JSON, shown, note)
+            return _formatted(BodyKind.JSON, pretty)
     note = ""
     if len(text.encode("utf-8")) < len(body):
         note = f"Showing the first {human_size(TEXT_LIMIT)} of {human_size(len(body))}."
     return RenderedBody(BodyKind.TEXT, text, note)
+
+
+def render_decoded(decoded: Decoded) -> RenderedBody:
+    """Renders what `connectors.decoding` made of a body: Avro records as JSON, else the bytes."""
+    if decoded.kind is DecodedKind.AVRO:
+        pretty = json.dumps(decoded.value, indent=2, ensure_ascii=False, default=_avro_scalar)
+        return _formatted(BodyKind.AVRO, pretty)
+    if decoded.kind is DecodedKind.JSON and len(decoded.raw) <= JSON_PARSE_LIMIT:
+        # Already parsed: indent the value instead of parsing the bytes a second time.
+        return _formatted(BodyKind.JSON, json.dumps(decoded.value, indent=2, ensure_ascii=False))
+    if decoded.kind is DecodedKind.INVALID and decoded.tried == "Avro":
+        # Framed binary that did not read: the bytes are what the operator needs to see.
+        return _hex_rendering(decoded.raw)
+    return render_body(decoded.raw)
+
+
+def _formatted(kind: BodyKind, pretty: str) -> RenderedBody:
+    shown = pretty[:TEXT_LIMIT]
+    note = ""
+    if len(shown) < len(pretty):
+        note = f"Showing the first {human_size(len(shown))} of the formatted {kind.value}."
+    return RenderedBody(kind, shown, note)
+
+
+def _avro_scalar(value: Any) -> str:
+    # Avro bytes, fixed, decimals, dates and UUIDs have no JSON form; show them readably.
+    if isinstance(value, bytes):
+        return value.hex(" ")
+    return str(value)
 
 
 def hex_dump(data: bytes, *, start: int = 0) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from eventdesk.connectors.dead_letters import header_text
+from eventdesk.connectors.decoding import Decoded, decode
 from eventdesk.connectors.model import DeadLetterFacts, Message
+from eventdesk.connectors.schemas import (
+    SCHEMAS_DIR,
+    SchemaError,
+    SchemaRegistry,
+    Validation,
+    validate,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
@@ -27,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .body_rendering import BodyKind, RenderedBody, render_body
+from .body_rendering import BodyKind, RenderedBody, render_decoded
 from .display_format import human_size, key_text, time_text
 from .json_highlighter import JsonHighlighter
 
@@ -51,12 +59,8 @@ _FACT_ROWS = (
 )
 
 
-_KIND_TITLES = {
-    BodyKind.EMPTY: "Empty",
-    BodyKind.JSON: "JSON",
-    BodyKind.TEXT: "Text",
-    BodyKind.BINARY: "Binary",
-}
+_VALID_STYLE = "color: #1a7f37;"
+_INVALID_STYLE = "color: #b3261e;"
 
 
 def _longest_line(text: str) -> int:
@@ -121,6 +125,16 @@ class _BodyTab(QWidget):
         self.note_label = QLabel(self)
         self.note_label.setWordWrap(True)
         self.note_label.setStyleSheet("color: #8a5300;")
+        # Why the body did not decode as it looked (or was said) to: in place, above the bytes.
+        self.error_label = QLabel(self)
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(_INVALID_STYLE)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.validity_label = QLabel(self)
+        self.validity_label.setWordWrap(True)
+        self.validity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.schema_button = QPushButton("Schema…", self)
+        self.schema_button.setToolTip("Choose the schema messages on this endpoint must match")
         self.save_button = QPushButton("Save body…", self)
         self.save_button.setToolTip("Write the complete body, byte for byte, to a file")
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -135,10 +149,13 @@ class _BodyTab(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.kind_label)
         top.addStretch(1)
+        top.addWidget(self.schema_button)
         top.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
+        layout.addWidget(self.validity_label)
+        layout.addWidget(self.error_label)
         layout.addWidget(self.note_label)
         layout.addWidget(self.editor, 1)
 
@@ -147,32 +164,63 @@ class _BodyTab(QWidget):
         return self._rendered
 
     def show_body(self, body: bytes) -> None:
-        self._body = body
-        self._rendered = rendered = render_body(body)
+        self.show_decoded(decode(body))
+
+    def show_decoded(self, decoded: Decoded) -> None:
+        self._body = body = decoded.raw
+        self._rendered = rendered = render_decoded(decoded)
         # Detach first so plain text and hex dumps are never run through the JSON rules.
         self._highlighter.setDocument(None)
         # Qt wraps one very long line in time that grows much faster than its length
         # (a 256 kB line: seconds); such text scrolls sideways instead.
         wrap = (
-            rendered.kind in (BodyKind.TEXT, BodyKind.JSON)
+            rendered.kind in (BodyKind.TEXT, BodyKind.JSON, BodyKind.AVRO)
             and _longest_line(rendered.text) <= _WRAP_LIMIT
         )
         self.editor.setLineWrapMode(
             QPlainTextEdit.LineWrapMode.WidgetWidth if wrap else QPlainTextEdit.LineWrapMode.NoWrap
         )
         self.editor.setPlainText(rendered.text)
-        if rendered.kind is BodyKind.JSON:
+        if rendered.kind in (BodyKind.JSON, BodyKind.AVRO):
             self._highlighter.setDocument(self.editor.document())
-        self.kind_label.setText(f"{_KIND_TITLES[rendered.kind]} · {human_size(len(body))}")
+        self.kind_label.setText(f"{decoded.title} · {human_size(len(body))}")
+        self.error_label.setText(decoded.error)
+        self.error_label.setVisible(bool(decoded.error))
         self.note_label.setText(rendered.note)
         self.note_label.setVisible(bool(rendered.note) and rendered.kind is not BodyKind.EMPTY)
         self.save_button.setEnabled(bool(body))
+
+    def show_validity(self, validation: Validation | None, *, problem: str = "") -> None:
+        """A validity line: green when valid, red with the first errors, hidden without a schema."""
+        if problem:
+            self.validity_label.setText(problem)
+            self.validity_label.setStyleSheet(_INVALID_STYLE)
+        elif validation is None:
+            self.validity_label.clear()
+        elif validation.valid:
+            self.validity_label.setText(f"Valid against {validation.schema_name}")
+            self.validity_label.setStyleSheet(_VALID_STYLE)
+        else:
+            self.validity_label.setText(_invalid_text(validation))
+            self.validity_label.setStyleSheet(_INVALID_STYLE)
+        if validation is not None:
+            self.validity_label.setToolTip(f"Checked against {validation.schema_name}")
+        self.validity_label.setVisible(bool(self.validity_label.text()))
 
     def _on_save_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save message body", "body.bin")
         if path:
             with open(path, "wb") as out:
                 out.write(self._body)
+
+
+def _invalid_text(validation: Validation) -> str:
+    lines = [f"{path}: {message}" for path, message in validation.errors]
+    lines[0] = f"Invalid: {lines[0]}"
+    more = validation.error_count - len(validation.errors)
+    if more > 0:
+        lines.append(f"… and {more} more against {validation.schema_name}")
+    return "\n".join(lines)
 
 
 class _HeadersTab(QWidget):
@@ -290,9 +338,13 @@ def _fact_text(facts: DeadLetterFacts, attr: str) -> str:
 
 
 class MessageDetailWidget(QWidget):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, schemas: SchemaRegistry | None = None
+    ) -> None:
         super().__init__(parent)
         self._message: Message | None = None
+        # Shared with whoever else maps schemas; per endpoint, in memory for now.
+        self.schemas = schemas if schemas is not None else SchemaRegistry()
         self.title = QLabel(self)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         title_font = self.title.font()
@@ -304,6 +356,7 @@ class MessageDetailWidget(QWidget):
         self.headers_tab = _HeadersTab(self.tabs)
         self.dead_letter_tab = _DeadLetterTab(self.tabs)
         self.attributes_table = _name_value_table(self.tabs, "Attribute")
+        self.body_tab.schema_button.clicked.connect(self._on_schema_button_clicked)
         self.tabs.addTab(self.body_tab, "Body")
         self.tabs.addTab(self.headers_tab, "Headers")
         self.tabs.addTab(self.dead_letter_tab, "Dead letter")
@@ -331,6 +384,7 @@ class MessageDetailWidget(QWidget):
         if message is None:
             self.stack.setCurrentIndex(0)
             self.body_tab.show_body(b"")
+            self.body_tab.show_validity(None)
             return
         self.stack.setCurrentIndex(1)
         key = key_text(message.key)
@@ -338,17 +392,63 @@ class MessageDetailWidget(QWidget):
         if key:
             parts.insert(1, f"key {key}")
         self.title.setText("  ·  ".join(parts))
-        self.body_tab.show_body(message.body)
+        self._show_decoded_body(message)
         self.headers_tab.show_headers(message)
         self.dead_letter_tab.show_facts(message.dead_letter)
         _fill_table(self.attributes_table, sorted(message.attributes.items()))
         self.tabs.setTabText(1, f"Headers ({len(message.headers)})")
         self.tabs.setTabText(3, f"Attributes ({len(message.attributes)})")
 
+    def map_schema_file(self, path: str) -> None:
+        """Maps a schema file to the shown message's endpoint and re-checks the message."""
+        message = self._message
+        if message is None:
+            return
+        try:
+            self.schemas.map_file(message.endpoint, path)
+        except SchemaError as exc:
+            self.body_tab.show_validity(None, problem=f"Schema not usable: {exc}")
+            return
+        self._show_decoded_body(message)
+
+    def _show_decoded_body(self, message: Message) -> None:
+        schema = self.schemas.schema_for(message.endpoint)
+        decoded = decode(
+            message.body,
+            avro_schemas=self.schemas.avro_schemas(),
+            default_avro_schema=self.schemas.default_avro_schema(message.endpoint),
+        )
+        self.body_tab.show_decoded(decoded)
+        self.body_tab.schema_button.setToolTip(
+            f"Schema for {message.endpoint}: {schema.name if schema else 'none'}"
+        )
+        if schema is None:
+            self.body_tab.show_validity(None)
+            return
+        try:
+            self.body_tab.show_validity(validate(decoded, schema))
+        except SchemaError as exc:
+            self.body_tab.show_validity(None, problem=f"Schema not usable: {exc}")
+
+    def _on_schema_button_clicked(self) -> None:
+        if self._message is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Schema for {self._message.endpoint}",
+            str(SCHEMAS_DIR),
+            "Schemas (*.json *.avsc);;All files (*)",
+        )
+        if path:
+            self.map_schema_file(path)
+
     # What tests and screenshots read back: the text actually on screen.
 
     def body_text(self) -> str:
         return self.body_tab.editor.toPlainText()
+
+    def validity_text(self) -> str:
+        return self.body_tab.validity_label.text()
 
     def fact_text(self, attr: str) -> str:
         return self.dead_letter_tab.fields[attr].text()
