@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any, TextIO
 
 from .base import Connector
@@ -29,6 +30,7 @@ from .replay import (
     headers_json,
     preview,
     replay,
+    resume,
 )
 
 COMMANDS = ("replay", "discard", "history")
@@ -48,10 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eventdesk", description="Replay, discard and audit dead letters.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def selection(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--connection", required=True, help="connection profile name")
-        command.add_argument("--from", dest="source", required=True, help="the dead-letter queue")
-        which = command.add_mutually_exclusive_group(required=True)
+    def selection(command: argparse.ArgumentParser, *, required: bool = True) -> None:
+        # A replay --resume takes all of these from the journal instead.
+        command.add_argument("--connection", required=required, help="connection profile name")
+        command.add_argument(
+            "--from", dest="source", required=required, help="the dead-letter queue"
+        )
+        which = command.add_mutually_exclusive_group(required=required)
         which.add_argument("--ids", help="comma-separated message ids")
         which.add_argument("--all", action="store_true", help="every message in the DLQ")
         command.add_argument("--dry-run", action="store_true", help="show, change nothing")
@@ -59,7 +64,16 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--batch-size", type=int, default=100)
 
     r = commands.add_parser("replay", help="send dead letters back (or elsewhere)")
-    selection(r)
+    selection(r, required=False)
+    r.add_argument(
+        "--resume",
+        metavar="ACTION_ID",
+        help="finish an interrupted replay from the journal (see history --unfinished)",
+    )
+    r.add_argument("--canary", type=int, default=0, help="send the first N, wait, check the DLQ")
+    r.add_argument(
+        "--canary-wait", type=float, default=5.0, help="seconds the canary waits (default 5)"
+    )
     r.add_argument("--to", dest="target", help="target endpoint (default: original destination)")
     r.add_argument("--to-connection", help="target connection (default: --connection)")
     r.add_argument("--strip-dead-letter-headers", action="store_true")
@@ -75,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--json", action="store_true")
     h.add_argument("--limit", type=int, default=20)
     h.add_argument("--id", dest="action_id", help="show one action with its messages")
+    h.add_argument("--unfinished", action="store_true", help="only actions that can be resumed")
     return parser
 
 
@@ -95,6 +110,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             raise _UsageError(
                 f"discard removes messages from {args.source} for good; add --yes to confirm"
             )
+        if args.command == "replay" and args.resume:
+            if args.source or args.ids or args.all or args.dry_run or args.canary:
+                raise _UsageError(
+                    "replay --resume takes the selection from the journal: "
+                    "drop --from, --ids, --all, --dry-run and --canary"
+                )
+            return asyncio.run(_resume(args, out))
+        if args.command == "replay" and not (args.connection and args.source):
+            raise _UsageError("replay needs --connection and --from (or --resume ACTION_ID)")
+        if args.command == "replay" and not (args.ids or args.all):
+            raise _UsageError("replay needs --ids or --all")
         return asyncio.run(_act(args, out))
     except _UsageError as exc:
         print(exc, file=sys.stderr)
@@ -125,12 +151,16 @@ async def _act(args: argparse.Namespace, out: TextIO) -> int:
             raise _UsageError("--max-replays must be at least 1")
         if args.rate is not None and args.rate <= 0:
             raise _UsageError("--rate must be positive")
+        if args.canary < 0 or args.canary_wait < 0:
+            raise _UsageError("--canary and --canary-wait must not be negative")
         options = ReplayOptions(
             strip_dead_letter_headers=args.strip_dead_letter_headers,
             add_replay_headers=not args.no_replay_headers,
             max_replays=args.max_replays,
             rate=args.rate,
             batch_size=args.batch_size,
+            canary_count=args.canary,
+            canary_wait=args.canary_wait,
         )
     source_profile = _profile(args.connection)
     target_name = getattr(args, "to_connection", None) or args.connection
@@ -176,6 +206,26 @@ async def _act(args: argparse.Namespace, out: TextIO) -> int:
         )
         return _print_result(args, result, {i.message.id: i.target for i in items}, out)
     return EXIT_FAILED  # unreachable; keeps type checkers content
+
+
+async def _resume(args: argparse.Namespace, out: TextIO) -> int:
+    with Journal.open() as journal:
+        journal.mark_abandoned()
+        record = journal.action(args.resume)
+        if record is None:
+            raise _UsageError(f"no journal entry {args.resume}")
+        source_name = args.connection or record.source_connection
+        target_name = args.to_connection or record.target_connection or source_name
+        source_profile = _profile(source_name)
+        target_profile = _profile(target_name) if target_name != source_name else source_profile
+        async with AsyncExitStack() as stack:
+            source = await stack.enter_async_context(create_connector(source_profile))
+            target: Connector = source
+            if target_profile is not source_profile:
+                target = await stack.enter_async_context(create_connector(target_profile))
+            result = await resume(args.resume, source, target, journal=journal)
+        targets = {m.source_id: m.target for m in record.messages}
+    return _print_result(args, result, targets, out)
 
 
 async def _browse_all(browser: Any) -> list[Message]:
@@ -287,6 +337,7 @@ def _print_result(
             "total": result.total,
             "succeeded": result.succeeded,
             "failed": result.failed,
+            "canary_returned": list(result.canary_returned),
             "messages": [
                 {
                     "source_id": o.source_id,
@@ -314,16 +365,25 @@ def _print_result(
 
 def _history(args: argparse.Namespace, out: TextIO) -> int:
     with Journal.open() as journal:
-        if args.action_id:
+        if args.unfinished:
+            # Offering them is when a replay whose process died becomes "interrupted".
+            records = journal.unfinished(mark_abandoned=True)
+        elif args.action_id:
             record = journal.action(args.action_id)
             if record is None:
                 raise _UsageError(f"no journal entry {args.action_id}")
             records: list[ActionRecord] = [record]
         else:
             records = journal.actions(args.limit)
+    if args.unfinished:
+        # Counts say enough here; `history --id` shows the messages.
+        records = [replace(r, messages=()) for r in records]
     if args.json:
         json.dump([r.to_json() for r in records], out, indent=2)
         out.write("\n")
+        return EXIT_OK
+    if not records and args.unfinished:
+        print("Nothing to resume: every action in the journal finished.", file=out)
         return EXIT_OK
     if not records:
         print(f"No replay, discard or purge recorded yet (journal: {journal.path}).", file=out)
@@ -338,6 +398,8 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
         )
         for m in r.messages:
             print(f"    {m.state:<8} {m.source_id}  {m.detail}", file=out)
+        if args.unfinished and r.kind == "replay":
+            print(f"    resume: eventdesk replay --resume {r.id}", file=out)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ import getpass
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import uuid
@@ -59,6 +60,12 @@ CREATE TABLE IF NOT EXISTS action_messages (
 );
 CREATE INDEX IF NOT EXISTS action_messages_by_id ON action_messages(action_id, source_id);
 CREATE INDEX IF NOT EXISTS actions_by_start ON actions(started_at);
+CREATE TABLE IF NOT EXISTS action_owners (
+    action_id TEXT PRIMARY KEY REFERENCES actions(id),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    claimed_at TEXT NOT NULL
+);
 """
 
 
@@ -81,6 +88,18 @@ def _who() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name (some containers)
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +260,54 @@ class Journal:
                     for position, m in enumerate(messages)
                 ],
             )
+            self._claim(action_id, now)
         record = self.action(action_id)
         assert record is not None
         return record
+
+    def claim(self, action_id: str) -> None:
+        """Note that this process runs the action now, so others can tell when it died."""
+        with self._lock, self._db:
+            self._claim(action_id, _now())
+
+    def _claim(self, action_id: str, now: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO action_owners (action_id, host, pid, claimed_at)"
+            " VALUES (?,?,?,?)",
+            (action_id, socket.gethostname(), os.getpid(), now),
+        )
+
+    def owner_alive(self, action_id: str) -> bool:
+        """Whether another live process on this machine still runs the action.
+
+        An owner on another host counts as alive: this machine cannot tell.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT host, pid FROM action_owners WHERE action_id=?", (action_id,)
+            ).fetchone()
+        if row is None:
+            return False
+        host, pid = row
+        if host != socket.gethostname():
+            return True
+        return pid != os.getpid() and _process_alive(pid)
+
+    def mark_abandoned(self) -> list[str]:
+        """Mark planned or running actions whose process is gone "interrupted"; their ids."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.id, o.pid FROM actions a LEFT JOIN action_owners o ON o.action_id = a.id"
+                " WHERE a.status IN ('planned', 'running')"
+            ).fetchall()
+        marked = []
+        for action_id, pid in rows:
+            if pid == os.getpid() or self.owner_alive(action_id):
+                continue
+            why = f"process {pid} ended" if pid is not None else "no process owns it"
+            self.set_status(action_id, "interrupted", f"{why} before the action finished")
+            marked.append(action_id)
+        return marked
 
     def set_status(self, action_id: str, status: str, detail: str = "") -> None:
         if status not in ACTION_STATUSES:
@@ -315,8 +379,14 @@ class Journal:
             record = self._action(dict(zip(columns, row, strict=True)))
         return replace(record, messages=tuple(MessageRecord(*m) for m in messages))
 
-    def unfinished(self) -> list[ActionRecord]:
-        """Actions that never reached an end (the app died, the broker went): resume offers."""
+    def unfinished(self, *, mark_abandoned: bool = False) -> list[ActionRecord]:
+        """Actions that never reached an end (the app died, the broker went): resume offers.
+
+        With `mark_abandoned` (when offering them), those still "running" or "planned" whose
+        process is gone become "interrupted" first.
+        """
+        if mark_abandoned:
+            self.mark_abandoned()
         with self._lock:
             ids = [
                 row[0]

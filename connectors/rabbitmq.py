@@ -334,8 +334,19 @@ class RabbitMQConnector(Connector):
             )
         if isinstance(exc, aiormq.exceptions.AMQPError | OSError):
             return BrokerError(f"RabbitMQ at {self.address} failed to {doing}: {detail}")
+        if (
+            self._connection is None
+            or self._connection.is_closed
+            or (isinstance(exc, RuntimeError) and _names_the_link(str(exc)))
+        ):
+            # aio-pika reports a dropped or reconnecting link as a RuntimeError ("Connection
+            # is not ready", "<connection> connection closed", "No active transport").
+            return ConnectionLost(
+                f"The connection to RabbitMQ at {self.address} went away ({doing}): {detail}"
+            )
         return BrokerError(
-            f"Unexpected failure from RabbitMQ at {self.address} ({doing}): {detail}"
+            f"Unexpected failure from RabbitMQ at {self.address} ({doing}): "
+            f"{type(exc).__name__}: {detail}"
         )
 
     # -- listing -----------------------------------------------------------------------
@@ -685,6 +696,11 @@ _TEXT_PROPERTIES = (
 
 # Text with these is binary that happens to decode (big-endian integers, say).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _names_the_link(text: str) -> bool:
+    text = text.lower()
+    return "connection" in text or "transport" in text
 
 
 def split_target(target: str) -> tuple[str, str]:

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .base import Browser, Connector
 from .dead_letters import is_dead_letter_header
 from .errors import CONNECTION_ERRORS, EventdeskError
-from .journal import Journal, PlannedMessage, payload_sha256
+from .journal import FINISHED_STATUSES, Journal, MessageRecord, PlannedMessage, payload_sha256
 from .model import Headers, HeaderValue, Message, Outcome, Outgoing
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,16 @@ class ReplayOptions:
     rate: float | None = None  # messages per second; None: as fast as the brokers confirm
     batch_size: int = 100
     timeout: float = 30.0
+    # Canary: send the first K, wait this many seconds, and stop if any came straight back
+    # to the dead-letter queue. 0: no canary.
+    canary_count: int = 0
+    canary_wait: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.canary_count < 0:
+            raise ValueError("canary_count must not be negative")
+        if self.canary_wait < 0:
+            raise ValueError("canary_wait must not be negative")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.rate is not None and self.rate <= 0:
@@ -85,6 +94,8 @@ class ReplayResult:
     outcomes: tuple[Outcome, ...]
     total: int
     detail: str = ""
+    # Source ids of canary messages that came straight back to the DLQ (the replay stopped).
+    canary_returned: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> int:
@@ -100,6 +111,12 @@ class ReplayResult:
 
 
 ProgressCallback = Callable[[ReplayProgress], None]
+
+
+class ResumeRefused(EventdeskError):
+    """The journal entry cannot be resumed (unknown, finished, or still running elsewhere)."""
+
+    hint = "List what can be resumed with `eventdesk history --unfinished`."
 
 
 # -- what gets sent ------------------------------------------------------------------------
@@ -252,15 +269,20 @@ class _Run:
         options: ReplayOptions,
         progress: ProgressCallback | None,
         cancel: asyncio.Event | None,
+        *,
+        total: int | None = None,
     ) -> None:
         self.journal = journal
         self.action_id = action_id
-        self.total = len(dead_letters)
+        self.total = len(dead_letters) if total is None else total
         self.options = options
         self.progress = progress
         self.cancel = cancel
         self.outcomes: dict[int, Outcome] = {}
         self.started = time.monotonic()
+        # Set by work() to end with this status and detail instead of "completed".
+        self.stop: tuple[str, str] | None = None
+        self.canary_returned: tuple[str, ...] = ()
 
     def record(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
         sent_only = [Outcome(o.source_id, True, o.detail) for o in outcomes if _sent_not_settled(o)]
@@ -303,8 +325,9 @@ class _Run:
             action_id=self.action_id,
             status=status,
             outcomes=tuple(self.outcomes[p] for p in sorted(self.outcomes)),
-            total=len(dead_letters),
+            total=self.total,
             detail=detail,
+            canary_returned=self.canary_returned,
         )
 
 
@@ -323,6 +346,7 @@ async def _guarded(
 ) -> ReplayResult:
     """Run the batches; turn every way of stopping into a journal status."""
     run.journal.set_status(run.action_id, "running")
+    run.journal.claim(run.action_id)
     try:
         await work()
     except asyncio.CancelledError:
@@ -334,8 +358,11 @@ async def _guarded(
     except EventdeskError as exc:
         return run.result("failed", f"{type(exc).__name__}: {exc}", dead_letters)
     except BaseException as exc:
-        run.journal.finish(run.action_id, "failed", f"unexpected: {exc!r}")
+        # Not known to be final: resume looks at the brokers again, so offer it.
+        run.journal.finish(run.action_id, "interrupted", f"unexpected: {exc!r}")
         raise
+    if run.stop is not None:
+        return run.result(run.stop[0], run.stop[1], dead_letters)
     if run.cancelled() and len(run.outcomes) < run.total:
         return run.result("cancelled", "cancelled by the operator between batches", dead_letters)
     failed = sum(1 for o in run.outcomes.values() if not o.ok)
@@ -387,19 +414,121 @@ async def replay(
     same = target_connector is source_connector
 
     async def work() -> None:
-        size = options.batch_size
-        if options.rate is not None:
-            size = max(1, min(size, int(options.rate)))
-        for start in range(0, len(dead_letters), size):
-            if run.cancelled():
-                return
-            batch = list(enumerate(dead_letters))[start : start + size]
-            await _replay_batch(
-                run, batch, targets, same, source_connector, browser, target_connector, record.id
-            )
-            await run.pace(start + len(batch))
+        await _replay_all(
+            run,
+            list(enumerate(dead_letters)),
+            targets,
+            same,
+            source_connector,
+            browser,
+            target_connector,
+            canary_source=source,
+        )
 
     return await _guarded(run, dead_letters, work)
+
+
+async def _replay_all(
+    run: _Run,
+    items: list[tuple[int, Message]],
+    targets: Mapping[str, str],
+    same: bool,
+    source_connector: Connector,
+    browser: Browser,
+    target_connector: Connector,
+    *,
+    canary_source: str | None,
+) -> None:
+    """Replay in batches, with the canary first when the options ask for one."""
+    options = run.options
+    size = options.batch_size
+    if options.rate is not None:
+        size = max(1, min(size, int(options.rate)))
+    start = 0
+    if options.canary_count and canary_source is not None and items:
+        canary = items[: options.canary_count]
+        for at in range(0, len(canary), size):
+            batch = canary[at : at + size]
+            await _replay_batch(
+                run,
+                batch,
+                targets,
+                same,
+                source_connector,
+                browser,
+                target_connector,
+                run.action_id,
+            )
+        start = len(canary)
+        sent = [m for p, m in canary if run.outcomes.get(p) is not None and run.outcomes[p].ok]
+        if sent:
+            await asyncio.sleep(options.canary_wait)
+            back = await _came_back(source_connector, canary_source, sent, run.action_id, options)
+            if back:
+                run.canary_returned = tuple(back)
+                untouched = len(items) - start
+                run.stop = (
+                    "failed",
+                    f"canary: {len(back)} of {len(sent)} replayed message(s) came straight back "
+                    f"to {canary_source} within {options.canary_wait:g} s; stopped, the other "
+                    f"{untouched} were not sent",
+                )
+                return
+    for at in range(start, len(items), size):
+        if run.cancelled():
+            return
+        batch = items[at : at + size]
+        await _replay_batch(
+            run, batch, targets, same, source_connector, browser, target_connector, run.action_id
+        )
+        await run.pace(at + len(batch))
+
+
+async def _came_back(
+    connector: Connector,
+    dlq: str,
+    sent: Sequence[Message],
+    replay_id: str,
+    options: ReplayOptions,
+) -> list[str]:
+    """Source ids of `sent` whose replayed copy is in the DLQ again (a fresh browse).
+
+    With replay headers a copy is known by this replay's id and the idempotency key;
+    without them, by its payload.
+    """
+    keys = {idempotency_key(m): m.id for m in sent}
+    hashes = {payload_sha256(m.body): m.id for m in sent}
+    ids = {m.id for m in sent}
+    back: dict[str, None] = {}
+    async with connector.browse(dlq) as fresh:
+        while True:
+            page = await fresh.next_page(timeout=options.timeout)
+            for message in page.messages:
+                if options.add_replay_headers:
+                    if _text(message.header(REPLAY_ID_HEADER)) != replay_id:
+                        continue
+                    source_id = keys.get(_text(message.header(ORIGINAL_ID_HEADER)) or "")
+                else:
+                    source_id = (
+                        None if message.id in ids else hashes.get(payload_sha256(message.body))
+                    )
+                if source_id is not None:
+                    back[source_id] = None
+            if not page.more:
+                return list(back)
+
+
+def _text(value: HeaderValue) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _transactional(connector: Connector) -> bool:
+    """Whether the connector replays in one step of its own (Kafka's transaction)."""
+    return type(connector).send_and_settle is not Connector.send_and_settle
 
 
 async def _replay_batch(
@@ -429,7 +558,10 @@ async def _replay_batch(
         positions = [p for p, _ in items]
         letters = [m for _, m in items]
         outgoing = [outgoing_for(m, options, replay_id) for m in letters]
-        if same:
+        # Otherwise send, journal "sent", then settle: a fault between the confirmation and
+        # the settle then leaves a journal that says the copy is out, so resume settles it
+        # without sending it again.
+        if same and _transactional(source_connector):
             outcomes = await source_connector.send_and_settle(
                 destination, outgoing, browser, letters, timeout=options.timeout
             )
@@ -452,6 +584,182 @@ async def _replay_batch(
             for (_, _, o), s in zip(confirmed, settled, strict=True)
         ]
         run.record([p for p, _, _ in confirmed], final)
+
+
+# -- resuming ------------------------------------------------------------------------------
+
+# How long a resume waits before it looks again for messages missing from the DLQ: a
+# killed replayer's held deliveries go back to the queue a moment after its link closes.
+_RECHECK_DELAY = 1.0
+_RECHECK_FOR = 30.0
+
+
+def options_from_journal(stored: Mapping[str, Any]) -> ReplayOptions:
+    """The ReplayOptions an action was started with, as the journal stored them."""
+    known = set(ReplayOptions.__dataclass_fields__)
+    return ReplayOptions(**{k: v for k, v in stored.items() if k in known})
+
+
+async def resume(
+    action_id: str,
+    source_connector: Connector,
+    target_connector: Connector,
+    *,
+    journal: Journal,
+    options: ReplayOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: asyncio.Event | None = None,
+) -> ReplayResult:
+    """Finish an interrupted replay from its journal entry, sending nothing confirmed twice.
+
+    Settled messages are skipped. Sent-but-not-settled ones are settled if still in the
+    DLQ, never sent again. Pending ones still in the DLQ (for Kafka: not handled by the
+    review group) are replayed; those gone from it (nothing hidden) are journaled as
+    presumed settled before the fault. The canary is not repeated. Returns the result of
+    this resumption.
+    """
+    record = journal.action(action_id)
+    if record is None:
+        raise ResumeRefused(f"No journal entry {action_id}.")
+    if record.kind != "replay":
+        raise ResumeRefused(f"Journal entry {action_id} is a {record.kind}, not a replay.")
+    if record.status in FINISHED_STATUSES:
+        raise ResumeRefused(f"Journal entry {action_id} is already {record.status}.")
+    if record.status in ("planned", "running") and journal.owner_alive(action_id):
+        raise ResumeRefused(
+            f"Journal entry {action_id} is still running in another process.",
+            hint="Wait for it to finish, or stop that process first.",
+        )
+    options = options or options_from_journal(record.options)
+    if options.canary_count:
+        options = ReplayOptions(**{**asdict(options), "canary_count": 0})
+    todo = [m for m in record.messages if m.state in ("pending", "sent")]
+    run = _Run(journal, action_id, [], options, progress, cancel, total=len(todo))
+    same = target_connector is source_connector
+    dlq = record.source
+
+    async def work() -> None:
+        async with AsyncExitStack() as stack:
+            deadline = time.monotonic() + _RECHECK_FOR
+            while True:
+                browser = await stack.enter_async_context(source_connector.browse(dlq))
+                present = await _unhandled_by_id(browser, options.timeout)
+                uncertain = browser.incomplete
+                if source_connector.kind == "kafka" or all(m.source_id in present for m in todo):
+                    # Kafka's review group is exact, and nothing missing needs no explaining.
+                    break
+                # A queue may still be taking back what the interrupted process held: call
+                # nothing gone while the DLQ holds messages this browse could not see.
+                hidden = await _hidden_count(source_connector, dlq, present, options.timeout)
+                if not hidden or uncertain:
+                    break
+                if time.monotonic() >= deadline:
+                    uncertain = (
+                        f"{hidden} message(s) of {dlq} stay hidden from view (held by another "
+                        "reader, or by the interrupted replay until the broker gives them back)"
+                    )
+                    break
+                await stack.aclose()
+                await asyncio.sleep(_RECHECK_DELAY)
+            await _resume_in(
+                run, todo, present, uncertain, same, source_connector, browser, target_connector
+            )
+
+    return await _guarded(run, [], work)
+
+
+async def _resume_in(
+    run: _Run,
+    todo: Sequence[MessageRecord],
+    present: dict[str, list[Message]],
+    uncertain: str | None,
+    same: bool,
+    source_connector: Connector,
+    browser: Browser,
+    target_connector: Connector,
+) -> None:
+    gone: list[tuple[int, Outcome]] = []
+    mismatched: list[tuple[int, Outcome]] = []
+    settle_only: list[tuple[int, Message]] = []
+    resend: list[tuple[int, Message]] = []
+    targets: dict[str, str] = {}
+    left_alone = 0
+    for position, planned in enumerate(todo):
+        found = present.get(planned.source_id)
+        message = found.pop(0) if found else None
+        if message is None:
+            if uncertain:
+                left_alone += 1
+                continue
+            # A pending one may have been acked in the moment between its confirmation and
+            # the journal's "sent": the absence (seen twice, nothing hidden) is the evidence,
+            # and the detail says it is a presumption.
+            detail = (
+                "sent before the interruption; no longer in the DLQ"
+                if planned.state == "sent"
+                else "no longer in the DLQ when resumed; presumed settled by the interrupted "
+                "replay (its confirmation was not journaled)"
+            )
+            gone.append((position, Outcome(planned.source_id, True, detail)))
+        elif payload_sha256(message.body) != planned.payload_sha256:
+            mismatched.append(
+                (
+                    position,
+                    Outcome(planned.source_id, False, "not resumed: its payload differs now"),
+                )
+            )
+        elif planned.state == "sent":
+            settle_only.append((position, message))
+        else:
+            targets[message.id] = planned.target or default_target(message) or ""
+            resend.append((position, message))
+    for done in (gone, mismatched):
+        if done:
+            run.record([p for p, _ in done], [o for _, o in done])
+    if settle_only:
+        settled = await browser.settle([m for _, m in settle_only], timeout=run.options.timeout)
+        run.record(
+            [p for p, _ in settle_only],
+            [
+                Outcome(s.source_id, True, f"sent before the interruption; {s.detail}")
+                if s.ok
+                else Outcome(s.source_id, False, f"sent (before) but not settled: {s.detail}")
+                for s in settled
+            ],
+        )
+    await _replay_all(
+        run, resend, targets, same, source_connector, browser, target_connector, canary_source=None
+    )
+    if left_alone and run.stop is None:
+        run.stop = (
+            "interrupted",
+            f"{left_alone} message(s) not found in the DLQ and left pending ({uncertain}); "
+            "resume again later",
+        )
+
+
+async def _unhandled_by_id(browser: Browser, timeout: float) -> dict[str, list[Message]]:
+    """Every message still to handle in the DLQ, by id (Kafka: not marked handled)."""
+    present: dict[str, list[Message]] = {}
+    while True:
+        page = await browser.next_page(timeout=timeout)
+        for message in page.messages:
+            if message.attributes.get("handled") != "yes":
+                present.setdefault(message.id, []).append(message)
+        if not page.more:
+            return present
+
+
+async def _hidden_count(
+    connector: Connector, dlq: str, present: Mapping[str, list[Message]], timeout: float
+) -> int:
+    """Messages the DLQ holds beyond those the browse showed (Kafka: 0, it hides nothing)."""
+    if connector.kind == "kafka":
+        return 0
+    seen = sum(len(v) for v in present.values())
+    depth = await connector.depth(dlq, timeout=timeout)
+    # RabbitMQ counts ready messages only, and the browse holds all it showed.
+    return max(0, depth - (0 if connector.kind == "rabbitmq" else seen))
 
 
 async def discard(
@@ -496,13 +804,16 @@ __all__ = [
     "ReplayOptions",
     "ReplayProgress",
     "ReplayResult",
+    "ResumeRefused",
     "default_target",
     "discard",
     "headers_json",
     "idempotency_key",
+    "options_from_journal",
     "outgoing_for",
     "preview",
     "refusal",
     "replay",
     "replay_count",
+    "resume",
 ]
