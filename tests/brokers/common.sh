@@ -41,3 +41,36 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND... -> polls COMMAND until i
     sleep 0.5
   done
 }
+
+kafka_single_node_settings() {  # kafka_single_node_settings DATA_DIR -> what every local node shares
+  cat <<CFG
+log.dirs=$1
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+CFG
+}
+
+kafka_log4j2() {  # kafka_log4j2 LOG_FILE -> log4j2 properties: warnings and up, to that file
+  cat <<L4J
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $1
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+L4J
+}

@@ -113,33 +113,10 @@ $(ssl_listener tls server)
 $(ssl_listener wrongname wrong-name)
 $(ssl_listener mtls server)
 listener.name.mtls.ssl.client.auth=required
-log.dirs=$DATA
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
+$(kafka_single_node_settings "$DATA")
 CFG
   )
-  cat >"$LOG4J" <<L4J
-status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = $LOG_DIR/kafka-secure.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.kafka.name = kafka
-logger.kafka.level = WARN
-logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
-L4J
+  kafka_log4j2 "$LOG_DIR/kafka-secure.log" >"$LOG4J"
 }
 
 running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
