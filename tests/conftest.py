@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,3 +163,19 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests away from the developer's own config and data."""
     monkeypatch.setenv("EVENTDESK_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("EVENTDESK_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+async def drop_kafka_test_topics(unique_name: str, kafka_bootstrap: str) -> AsyncIterator[None]:
+    """Delete the topics a test made (named from unique_name): listings read the shared broker."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    yield
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(unique_name)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()

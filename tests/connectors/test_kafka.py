@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,27 +14,7 @@ from eventdesk.connectors.model import Endpoint, Message
 
 from tests.seed.kafka import BINARY_PAYLOAD, create_topic, fill_topic, seed_kafka
 
-pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(autouse=True)
-async def _drop_test_topics(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Delete what a test created: the shared broker's topic list is what listings read."""
-    if "unique_name" not in request.fixturenames:
-        yield
-        return
-    # Asked for before the test, so both outlive it.
-    prefix = request.getfixturevalue("unique_name")
-    bootstrap = request.getfixturevalue("kafka_bootstrap")
-    yield
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
 
 
 async def _browse_all(connector: KafkaConnector, topic: str, page_size: int = 500) -> list[Message]:

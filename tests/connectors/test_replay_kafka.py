@@ -21,28 +21,9 @@ from eventdesk.connectors.model import Message, Outgoing
 
 from tests.seed.kafka import create_topic, fill_topic
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
 
 REPLAY_HEADER = ("eventdesk-replay-id", b"replay-1")
-
-
-@pytest.fixture(autouse=True)
-async def _drop_test_topics(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Delete what a test created: other tests list the shared broker's topics."""
-    if "unique_name" not in request.fixturenames:
-        yield
-        return
-    prefix = request.getfixturevalue("unique_name")
-    bootstrap = request.getfixturevalue("kafka_bootstrap")
-    yield
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from eventdesk.connectors.replay import (
 )
 
 from tests.conftest import RabbitMQSettings
-from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
+from tests.seed.rabbitmq import drain_queue, remove_seed, seed_rabbitmq
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -75,20 +75,14 @@ async def _pages(browser) -> list[Message]:
             return messages
 
 
-async def _drain(rabbitmq: RabbitMQSettings, queue: str) -> list[aio_pika.IncomingMessage]:
-    """Consume everything in a queue (acked), for asserting what a replay delivered."""
-    connection = await aio_pika.connect(
-        host=rabbitmq.host, port=rabbitmq.port, login=rabbitmq.username, password=rabbitmq.password
+async def _drain(rabbitmq: RabbitMQSettings, queue: str) -> list:
+    return await drain_queue(
+        host=rabbitmq.host,
+        port=rabbitmq.port,
+        username=rabbitmq.username,
+        password=rabbitmq.password,
+        queue=queue,
     )
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        got = []
-        while (message := await declared.get(no_ack=True, fail=False, timeout=5)) is not None:
-            got.append(message)
-        return got
-    finally:
-        await connection.close()
 
 
 async def test_replay_to_the_original_queue_moves_exactly_the_selection(

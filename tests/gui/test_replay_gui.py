@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import aio_pika
 import pytest
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.replay import ORIGINAL_ID_HEADER
@@ -16,26 +15,21 @@ from eventdesk.gui.main_window import MainWindow
 from PySide6.QtWidgets import QWizard
 
 from tests.conftest import RabbitMQSettings
+from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
 
 pytestmark = pytest.mark.rabbitmq
 
 
-async def _drain(settings: RabbitMQSettings, queue: str) -> list[aio_pika.IncomingMessage]:
-    """Everything in `queue`, consumed (so also a depth that does not lag)."""
-    connection = await aio_pika.connect(
-        host=settings.host, port=settings.port, login=settings.username, password=settings.password
+async def _drain(settings: RabbitMQSettings, queue: str) -> list:
+    return await drain_queue(
+        host=settings.host,
+        port=settings.port,
+        username=settings.username,
+        password=settings.password,
+        queue=queue,
     )
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        got = []
-        while (message := await declared.get(no_ack=True, fail=False, timeout=5)) is not None:
-            got.append(message)
-        return got
-    finally:
-        await connection.close()
 
 
 def _open_dlq(driver: LoopDriver, window: MainWindow, dlq: str, rows: int) -> None:

@@ -409,3 +409,19 @@ async def remove_seed(
                 await channel.queue_delete(name)
     finally:
         await connection.close()
+
+
+async def drain_queue(
+    *, host: str, port: int, username: str, password: str, queue: str
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Consume everything in a queue (acked): what a test asserts a replay delivered."""
+    connection = await aio_pika.connect(host=host, port=port, login=username, password=password)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        got = []
+        while (message := await declared.get(no_ack=True, fail=False, timeout=5)) is not None:
+            got.append(message)
+        return got
+    finally:
+        await connection.close()
