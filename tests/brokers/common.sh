@@ -42,6 +42,17 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND... -> polls COMMAND until i
   done
 }
 
+stop_pidfile() {  # stop_pidfile FILE -> ends its process (TERM, up to 30 s, then KILL), removes FILE
+  local pid
+  if [[ -f "$1" ]] && pid=$(cat "$1") && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "stopped"
+  fi
+  rm -f "$1"
+}
+
 kafka_single_node_settings() {  # kafka_single_node_settings DATA_DIR -> what every local node shares
   cat <<CFG
 log.dirs=$1

@@ -68,16 +68,7 @@ start() {
   log "up (pid $(cat "$PIDFILE"))"
 }
 
-stop() {
-  if running; then
-    local pid; pid=$(cat "$PIDFILE")
-    kill "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-    log "stopped"
-  fi
-  rm -f "$PIDFILE"
-}
+stop() { stop_pidfile "$PIDFILE"; }
 
 status() { running && port_open "$KAFKA_PORT" && log "running on 127.0.0.1:$KAFKA_PORT"; }
 

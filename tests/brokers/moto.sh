@@ -17,10 +17,7 @@ start() {
   log "up (pid $(cat "$PIDFILE"))"
 }
 
-stop() {
-  if running; then kill "$(cat "$PIDFILE")"; log "stopped"; fi
-  rm -f "$PIDFILE"
-}
+stop() { stop_pidfile "$PIDFILE"; }
 
 status() { running && healthy && log "running on 127.0.0.1:$MOTO_PORT"; }
 

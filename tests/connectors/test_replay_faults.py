@@ -26,7 +26,6 @@ from collections.abc import Iterator
 import aio_pika
 import boto3
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors import cli
 from eventdesk.connectors.journal import Journal
@@ -43,7 +42,7 @@ from eventdesk.connectors.replay import (
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import BROKERS, RabbitMQSettings, SqsSettings
-from tests.seed.kafka import create_topic, fill_topic
+from tests.seed.kafka import create_topic, fill_topic, read_committed
 from tests.seed.rabbitmq import fill_dead_letter_queue
 from tests.seed.sqs import fill_queue
 
@@ -152,29 +151,8 @@ def kafka_topics(kafka_bootstrap: str, unique_name: str) -> Iterator[tuple[str, 
     asyncio.run(delete())
 
 
-async def _read_committed(bootstrap: str, topic: str) -> list:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records = []
-        async with asyncio.timeout(60):
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                for batch in (await consumer.getmany(timeout_ms=200)).values():
-                    records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
-
-
 async def _assert_kafka_exactly_once(bootstrap: str, source: str, dlt: str, action_id: str) -> None:
-    records = await _read_committed(bootstrap, source)
+    records = await read_committed(bootstrap, source)
     keys = collections.Counter(dict(r.headers)[ORIGINAL_ID_HEADER].decode() for r in records)
     duplicates = {k: n for k, n in keys.items() if n > 1}
     assert duplicates == {}, f"{len(duplicates)} duplicated"

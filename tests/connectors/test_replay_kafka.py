@@ -19,7 +19,7 @@ from eventdesk.connectors.kafka_review import (
 )
 from eventdesk.connectors.model import Message, Outgoing
 
-from tests.seed.kafka import create_topic, fill_topic
+from tests.seed.kafka import create_topic, fill_topic, read_committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
 
@@ -62,31 +62,6 @@ async def _browsed(
 
 def _replayed(messages: Sequence[Message]) -> list[Outgoing]:
     return [Outgoing(m.id, m.body, m.key, headers=(*m.headers, REPLAY_HEADER)) for m in messages]
-
-
-async def _read_committed(bootstrap: str, topic: str) -> list:
-    """Every record a read_committed consumer sees in the topic (all partitions)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            await consumer._client.force_metadata_update()
-            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        # For a read_committed consumer the end is the last stable offset.
-        ends = await consumer.end_offsets(tps)
-        records = []
-        async with asyncio.timeout(10):
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-                for batch in (await consumer.getmany(timeout_ms=100)).values():
-                    records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def _read_uncommitted(bootstrap: str, tp: TopicPartition) -> list:
@@ -166,7 +141,7 @@ async def test_replay_of_a_selection_sends_exactly_it_and_marks_exactly_it_handl
     assert [(o.source_id, o.ok) for o in outcomes] == [(m.id, True) for m in chosen]
     assert [o.detail for o in outcomes] == ["0:0", "0:1", "0:2"]
 
-    records = await _read_committed(kafka_bootstrap, source)
+    records = await read_committed(kafka_bootstrap, source)
     assert [(r.key, r.value) for r in records] == [(m.key, m.body) for m in chosen]
     for record, message in zip(records, chosen, strict=True):
         assert list(record.headers) == [*message.headers, REPLAY_HEADER]
@@ -210,7 +185,7 @@ async def test_running_the_same_replay_again_sends_nothing_twice(
         third = await connector.send_and_settle(source, _replayed(rest), browser, rest)
     assert all(o.ok for o in third)
 
-    records = await _read_committed(kafka_bootstrap, source)
+    records = await read_committed(kafka_bootstrap, source)
     assert sorted(r.key for r in records) == sorted(m.key for m in [*chosen, *rest])
     assert len(records) == 6
     # Every record handled: the committed offset is past the whole partition, no extras.
@@ -232,7 +207,7 @@ async def test_discard_marks_handled_and_sends_nothing(
         [refused] = await browser.settle([ghost])
         assert not refused.ok and "not a record this browser" in refused.detail
 
-    assert await _read_committed(kafka_bootstrap, source) == []
+    assert await read_committed(kafka_bootstrap, source) == []
     assert await connector.handled_offsets(dlq) == {0: HandledState(1, ((2, 2),))}
     async with _browsed(connector, dlq) as (_, again):
         assert [m.attributes["handled"] for m in again] == ["yes", "no", "yes", "no", "no", "no"]
@@ -264,7 +239,7 @@ async def test_a_failed_transaction_leaves_neither_records_nor_offsets(
         assert not any(o.ok for o in outcomes)
         assert all("aborted" in o.detail for o in outcomes), outcomes
 
-        assert await _read_committed(kafka_bootstrap, strict) == []
+        assert await read_committed(kafka_bootstrap, strict) == []
         written = await _read_uncommitted(kafka_bootstrap, TopicPartition(strict, 0))
         assert [r.value for r in written] == [chosen[0].body]
         assert await _group_commits(kafka_bootstrap, review_group(dlq)) == {}
@@ -273,7 +248,7 @@ async def test_a_failed_transaction_leaves_neither_records_nor_offsets(
         # The replay can be retried as soon as the cause is fixed.
         retried = await connector.send_and_settle(strict, _replayed(chosen), browser, chosen)
         assert all(o.ok for o in retried), retried
-    assert len(await _read_committed(kafka_bootstrap, strict)) == 2
+    assert len(await read_committed(kafka_bootstrap, strict)) == 2
     assert await connector.handled_offsets(dlq) == {0: HandledState(0, ((1, 1), (3, 3)))}
 
 
@@ -304,7 +279,7 @@ async def test_a_crashed_replays_open_transaction_is_aborted_by_the_next_replay(
     finally:
         await crashed.stop()
 
-    records = await _read_committed(kafka_bootstrap, source)
+    records = await read_committed(kafka_bootstrap, source)
     assert [r.value for r in records] == [shown[2].body]
     assert await connector.handled_offsets(dlq) == {0: HandledState(0, ((2, 2),))}
 
@@ -345,7 +320,7 @@ async def test_plain_send_reports_partition_and_offset(
         ("a", True, "0:0"),
         ("b", True, "0:1"),
     ]
-    records = await _read_committed(kafka_bootstrap, target)
+    records = await read_committed(kafka_bootstrap, target)
     assert [(r.value, list(r.headers)) for r in records] == [
         (b"one", [("h", b"text")]),
         (b"two", []),

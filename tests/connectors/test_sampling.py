@@ -23,7 +23,7 @@ from eventdesk.connectors.sampling import Metric, Reachability, Sampler, Snapsho
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import RabbitMQSettings, SqsSettings
-from tests.seed.kafka import create_topic
+from tests.seed.kafka import commit_offsets, create_topic
 
 # -- helpers ---------------------------------------------------------------------------
 
@@ -38,20 +38,6 @@ async def _produce(bootstrap: str, topic: str, per_partition: dict[int, int]) ->
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def _commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
-    """Commit offsets for a group without joining it (as a tool resetting offsets would)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = {TopicPartition(topic, p): o for p, o in offsets.items()}
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
-    finally:
-        await consumer.stop()
 
 
 async def _until(
@@ -137,7 +123,7 @@ async def test_kafka_lag_is_exact_and_falls_when_the_group_commits(
     topic, group = unique_name, f"{unique_name}-billing"
     await create_topic(kafka_bootstrap, topic, partitions=2)
     await _produce(kafka_bootstrap, topic, {0: 10, 1: 6})
-    await _commit(kafka_bootstrap, group, topic, {0: 4, 1: 1})
+    await commit_offsets(kafka_bootstrap, group, topic, {0: 4, 1: 1})
 
     async with KafkaConnector(kafka_bootstrap) as connector:
         report = await connector.consumer_group_lag()
@@ -162,7 +148,7 @@ async def test_kafka_lag_is_exact_and_falls_when_the_group_commits(
         assert first.value(Metric.MEMBERS, "", group=group) == 0
         assert first.group_states[group] == "Empty"
 
-        await _commit(kafka_bootstrap, group, topic, {0: 9, 1: 6})
+        await commit_offsets(kafka_bootstrap, group, topic, {0: 9, 1: 6})
         after = await _until(sampler, lambda s: s.value(Metric.LAG, topic, group=group) == 1)
         assert after.value(Metric.LAG, topic, group=group, partition=1) == 0
         # 10 offsets in about a round or two: a finite time estimate.
@@ -223,7 +209,7 @@ async def test_dead_letter_topic_depth_is_end_minus_start(
         assert (await connector.consumer_group_lag()).dlq_depths[dlq] == 7
         # Once Eventdesk's review group marks records handled, only the rest count, and
         # the review group itself is not reported as a consumer.
-        await _commit(kafka_bootstrap, review_group(dlq), dlq, {0: 3})
+        await commit_offsets(kafka_bootstrap, review_group(dlq), dlq, {0: 3})
         report = await connector.consumer_group_lag()
     assert report.dlq_depths[dlq] == 4
     assert review_group(dlq) not in {g.group for g in report.groups}
@@ -330,7 +316,7 @@ async def test_sampled_lag_lands_in_the_store(
     topic, group = unique_name, f"{unique_name}-g"
     await create_topic(kafka_bootstrap, topic)
     await _produce(kafka_bootstrap, topic, {0: 3})
-    await _commit(kafka_bootstrap, group, topic, {0: 1})
+    await commit_offsets(kafka_bootstrap, group, topic, {0: 1})
     with MetricsStore() as store:
 
         def keep(snapshot: Snapshot) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from eventdesk.connectors.health import HealthState
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
@@ -17,7 +17,7 @@ from eventdesk.connectors.sampling import Metric, SeriesKey
 from eventdesk.gui.lag_chart_widget import SeriesBuffer
 from eventdesk.gui.monitor_view import group_key
 
-from tests.seed.kafka import create_topic
+from tests.seed.kafka import commit_offsets, create_topic
 
 from .conftest import LoopDriver
 
@@ -33,20 +33,6 @@ async def _produce(bootstrap: str, topic: str, count: int) -> None:
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def _commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
-    """Commit offsets without joining the group, as an offset-reset tool would."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = {TopicPartition(topic, p): o for p, o in offsets.items()}
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
-    finally:
-        await consumer.stop()
 
 
 def _free_port() -> int:
@@ -86,7 +72,7 @@ def test_monitor_charts_lag_falls_on_commit_and_shows_a_dead_connection_unreacha
     kafka_topics.append(topic)
     driver.run(create_topic(kafka_bootstrap, topic, partitions=2), timeout=60)
     driver.run(_produce(kafka_bootstrap, topic, produced), timeout=60)
-    driver.run(_commit(kafka_bootstrap, group, topic, {0: 0, 1: 0}), timeout=60)
+    driver.run(commit_offsets(kafka_bootstrap, group, topic, {0: 0, 1: 0}), timeout=60)
     dead = ConnectionProfile(
         "Dead Kafka", BrokerKind.KAFKA, {"bootstrap_servers": f"127.0.0.1:{_free_port()}"}
     )
@@ -110,7 +96,7 @@ def test_monitor_charts_lag_falls_on_commit_and_shows_a_dead_connection_unreacha
     assert monitor.groups_table.item(row, 1).text().endswith(HealthState.OK.value.upper())
 
     # The consumer catches up on partition 0 only: the drawn lag falls to partition 1's.
-    driver.run(_commit(kafka_bootstrap, group, topic, {0: produced // 2}), timeout=60)
+    driver.run(commit_offsets(kafka_bootstrap, group, topic, {0: produced // 2}), timeout=60)
     driver.until(
         lambda: _drawn_last(window, key) == produced // 2,
         timeout=30,

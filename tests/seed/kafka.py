@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -449,3 +449,40 @@ def _connect_dead_letter(topic: str, payment: dict, placed: _Placed, n: int) -> 
         headers=[(name, v.encode()) for name, v in text.items()],
         partition=0,
     )
+
+
+async def commit_offsets(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
+    """Commit offsets for a group without joining it, as an offset-reset tool would."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = {TopicPartition(topic, p): o for p, o in offsets.items()}
+        consumer.assign(list(tps))
+        await consumer.commit(tps)
+    finally:
+        await consumer.stop()
+
+
+async def read_committed(bootstrap: str, topic: str, *, timeout: float = 60) -> list:
+    """Every committed record of the topic (read_committed: aborted ones never show)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        # For a read_committed consumer the end is the last stable offset.
+        ends = await consumer.end_offsets(tps)
+        records = []
+        async with asyncio.timeout(timeout):
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                for batch in (await consumer.getmany(timeout_ms=100)).values():
+                    records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
