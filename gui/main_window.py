@@ -15,7 +15,7 @@ from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import Endpoint, Message
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
-from eventdesk.connectors.replay import ReplayResult, discard
+from eventdesk.connectors.replay import ReplayResult, discard, resume
 from eventdesk.connectors.sampling import ConnectorFactory
 from eventdesk.connectors.secrets import SecretStore
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -43,6 +44,7 @@ from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeMo
 from .discard_dialog import DiscardDialog
 from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
+from .history_view import HistoryView
 from .message_browser_widget import MessageBrowserWidget, count_summary
 from .message_detail import MessageDetailWidget
 from .monitor_view import MonitorView
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self._journal: Journal | None = None
         self.replay_wizard: ReplayWizard | None = None
         self.discard_dialog: DiscardDialog | None = None
+        self.resume_box: QMessageBox | None = None
 
         self.error_presenter = ErrorPresenter(self)
         self.progress_sink = StatusProgressWidget(self)
@@ -112,6 +115,9 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser = MessageBrowserWidget(self)
         self.detail = MessageDetailWidget(self)
         self.monitor = MonitorView(self.connector_factories, parent=self)
+        self.history = HistoryView(self.journal, self)
+        self.history.resume_requested.connect(self._on_history_resume_requested)
+        self.history.unfinished_changed.connect(self._on_history_unfinished_changed)
 
         self._build_actions()
         self._build_layout()
@@ -186,6 +192,12 @@ class MainWindow(QMainWindow, TaskOwner):
         self.monitor_action.setShortcut(QKeySequence("Ctrl+M"))
         self.monitor_action.setToolTip("Show live consumer lag, DLQ depth and health (Ctrl+M)")
         self.monitor_action.triggered.connect(self.show_monitor)
+        self.history_action = QAction("History", self)
+        self.history_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.history_action.setToolTip(
+            "Every replay and discard, its messages, and resume of interrupted ones (Ctrl+H)"
+        )
+        self.history_action.triggered.connect(self.show_history)
 
     def _build_layout(self) -> None:
         self.content_empty = QLabel(PICK_ENDPOINT_TEXT, self)
@@ -224,6 +236,8 @@ class MainWindow(QMainWindow, TaskOwner):
         self.content_tabs.setDocumentMode(True)
         self.content_tabs.addTab(content, "Messages")
         self.content_tabs.addTab(self.monitor, "Monitor")
+        self.content_tabs.addTab(self.history, "History")
+        self.content_tabs.currentChanged.connect(self._on_content_tabs_current_changed)
 
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.main_splitter.addWidget(self.tree)
@@ -279,6 +293,7 @@ class MainWindow(QMainWindow, TaskOwner):
         errors.setToolTip("Show or hide the Errors log (Ctrl+E)")
         view.addAction(errors)
         view.addAction(self.monitor_action)
+        view.addAction(self.history_action)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -344,6 +359,9 @@ class MainWindow(QMainWindow, TaskOwner):
     def show_monitor(self) -> None:
         self.content_tabs.setCurrentWidget(self.monitor)
 
+    def show_history(self) -> None:
+        self.content_tabs.setCurrentWidget(self.history)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._started:
@@ -352,6 +370,8 @@ class MainWindow(QMainWindow, TaskOwner):
             # open a nested event loop, which must not run inside an asyncio task.
             QTimer.singleShot(0, self._connect_all)
             self._depth_timer.start()
+            # Offers interrupted replays for resume (their tab says how many).
+            QTimer.singleShot(0, self.history.reload)
 
     def _connect_all(self) -> None:
         for name in list(self._profiles):
@@ -744,6 +764,7 @@ class MainWindow(QMainWindow, TaskOwner):
 
     def _reload_endpoint(self, connection: str, endpoint: str) -> None:
         """Open the endpoint afresh so settled messages are gone and the rest are shown."""
+        self.history.reload()
         if self._open != (connection, endpoint):
             return
         entry = next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
@@ -766,6 +787,106 @@ class MainWindow(QMainWindow, TaskOwner):
 
         AsyncOp(self, reopen_after_give_back).success(lambda _: reopen()).run()
         self._update_empty_state()
+
+    # -- history and resume -----------------------------------------------------------
+
+    def _on_content_tabs_current_changed(self, index: int) -> None:
+        if self.content_tabs.widget(index) is self.history:
+            self.history.reload()
+
+    def _on_history_unfinished_changed(self, count: int) -> None:
+        index = self.content_tabs.indexOf(self.history)
+        self.content_tabs.setTabText(index, f"History ({count} to resume)" if count else "History")
+        if count:
+            self.statusBar().showMessage(
+                f"{count} interrupted replay{'s' if count != 1 else ''} can be resumed:"
+                " see History (Ctrl+H).",
+                15000,
+            )
+
+    def _on_history_resume_requested(self, action_id: str) -> None:
+        record = self.journal().action(action_id)
+        if record is None:
+            return
+        source, target = record.source_connection, record.target_connection
+        target = target or source
+        context = f"Resuming replay {action_id}"
+        missing = [n for n in dict.fromkeys((source, target)) if n not in self._connectors]
+        if missing:
+            self.error_presenter.present(
+                ConfigurationError(
+                    f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not"
+                    " connected.",
+                    hint="Connect it (F5), then resume again.",
+                ),
+                context=context,
+            )
+            return
+        read_only = [n for n in (source, target) if self._profiles[n].read_only]
+        if read_only:
+            self.error_presenter.present(
+                ConfigurationError(
+                    f"{read_only[0]} is read-only: resuming would write to it.",
+                    hint="Turn off read-only in the connection's settings to resume.",
+                ),
+                context=context,
+            )
+            return
+        counts = dict(record.counts)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Resume replay",
+            f"Resume the replay of {record.source} on {source} into"
+            f" {record.target} on {target}?\n\n"
+            f"{counts.get('sent', 0)} sent but not settled: settled if still in the DLQ,"
+            f" never sent again.\n{counts.get('pending', 0)} pending: replayed if still in"
+            " the DLQ.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.addButton("&Resume", QMessageBox.ButtonRole.AcceptRole)
+        box.accepted.connect(lambda: self._resume(record.id, source, target, record.source))
+        box.finished.connect(box.deleteLater)
+        self.resume_box = box
+        box.open()
+
+    def _resume(self, action_id: str, source: str, target: str, dlq: str) -> None:
+        source_connector = self._connectors.get(source)
+        target_connector = self._connectors.get(target)
+        if source_connector is None or target_connector is None:
+            return
+        journal = self.journal()
+        reopen = self._open == (source, dlq)
+        if reopen:
+            # The table's browser holds messages of that DLQ; resume must see them all.
+            self._open = None
+            self.browser.clear()
+        closing = self.browser.model.pending_closes()
+
+        async def work() -> ReplayResult:
+            if closing:
+                await asyncio.wait(closing)
+            return await resume(action_id, source_connector, target_connector, journal=journal)
+
+        def on_done(result: ReplayResult) -> None:
+            self.statusBar().showMessage(
+                f"Resume {result.status}: {result.succeeded} settled or sent, {result.failed}"
+                f" failed (journal {action_id})",
+                15000,
+            )
+
+        def after() -> None:
+            self.history.reload()
+            self.history.select(action_id)
+            if reopen:
+                entry = next((e for e in self.tree_model.endpoints(source) if e.name == dlq), None)
+                if entry is not None and self._open is None:
+                    self._on_tree_endpoint_selected(source, entry)
+            self._update_empty_state()
+
+        AsyncOp(self, work).with_progress("Resuming replay…").with_context(
+            f"Resuming replay {action_id}"
+        ).success(on_done).finally_(after).run()
 
     # -- status -----------------------------------------------------------------------
 
