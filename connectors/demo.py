@@ -30,6 +30,7 @@ from typing import Any, Self, TypeVar
 import boto3
 from botocore.config import Config
 
+from .demo_local import Demo, start_local_demos
 from .model import BrokerKind
 from .profiles import ConnectionProfile
 
@@ -213,8 +214,18 @@ def _attribute(value: str, data_type: str = "String") -> dict[str, str]:
 class DemoEnvironment:
     """The demo's broker and services; `async with` starts them, leaving stops everything."""
 
-    def __init__(self, *, orders_per_second: float = ORDERS_PER_SECOND, seed: int = 7) -> None:
+    def __init__(
+        self,
+        *,
+        orders_per_second: float = ORDERS_PER_SECOND,
+        seed: int = 7,
+        local_brokers: bool = True,
+    ) -> None:
         self._rate = orders_per_second
+        # Also run the services on the project's local Kafka and RabbitMQ when they answer.
+        self._local_brokers = local_brokers
+        self.local_demos: list[Demo] = []
+        self._orders_made = 0
         self._rng = random.Random(seed)
         self._server: _MotoServer | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -279,9 +290,15 @@ class DemoEnvironment:
             self._tasks.add(task)
             task.add_done_callback(self._on_task_done)
         log.info("Demo SQS/SNS endpoint on %s", self._server.url)
+        if self._local_brokers:
+            # A third of the rate each: the local brokers add traffic, not triple it.
+            self.local_demos = await start_local_demos(self, rate=max(self._rate / 3, 0.5))
 
     async def close(self) -> None:
         """Idempotent: cancels the services, closes their links, stops the endpoint."""
+        local_demos, self.local_demos = self.local_demos, []
+        for demo in local_demos:
+            await demo.close()
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
@@ -310,23 +327,34 @@ class DemoEnvironment:
     # -- what the window connects to ----------------------------------------------------
 
     def profiles(self) -> list[ConnectionProfile]:
-        return [
-            ConnectionProfile(
-                PROFILE_NAME,
-                BrokerKind.SQS,
-                {
-                    "region": REGION,
-                    "endpoint_url": self.endpoint_url,
-                    "access_key_id": ACCESS_KEY_ID,
-                    "secret_access_key_env": SECRET_ENV,
-                },
-                environment="dev",
-            )
-        ]
+        return [self._sqs_profile()] + [demo.profile() for demo in self.local_demos]
+
+    def _sqs_profile(self) -> ConnectionProfile:
+        return ConnectionProfile(
+            PROFILE_NAME,
+            BrokerKind.SQS,
+            {
+                "region": REGION,
+                "endpoint_url": self.endpoint_url,
+                "access_key_id": ACCESS_KEY_ID,
+                "secret_access_key_env": SECRET_ENV,
+            },
+            environment="dev",
+        )
 
     @property
     def consumer_fixed(self) -> bool:
         return self._fixed
+
+    def next_order(self) -> str:
+        """The next order the checkout service sends, defects included now and then."""
+        self._orders_made += 1
+        return _order_body(self._orders_made, self._rng)
+
+    def check(self, body: str) -> None:
+        """The fulfilment consumer's verdict: raises ConsumerError unless fixed."""
+        if not self._fixed:
+            check_order(body)
 
     def fix_consumer(self, fixed: bool = True) -> None:
         """True: the consumers accept every message, so replays succeed."""

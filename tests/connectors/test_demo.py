@@ -49,7 +49,7 @@ def test_the_consumer_rejects_what_it_should() -> None:
 
 async def test_dead_letters_arrive_by_redrive_and_stop_once_the_consumer_is_fixed() -> None:
     threads_before = set(threading.enumerate())
-    async with DemoEnvironment(orders_per_second=10) as demo:
+    async with DemoEnvironment(orders_per_second=10, local_brokers=False) as demo:
         port = demo.port
         assert _port_open(port)
 
@@ -122,7 +122,7 @@ async def test_dead_letters_arrive_by_redrive_and_stop_once_the_consumer_is_fixe
 
 async def test_close_is_idempotent_and_stops_without_having_run_long() -> None:
     threads_before = set(threading.enumerate())
-    demo = DemoEnvironment()
+    demo = DemoEnvironment(local_brokers=False)
     await demo.start()
     port = demo.port
     await demo.close()
