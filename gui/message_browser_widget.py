@@ -5,13 +5,14 @@ from __future__ import annotations
 from eventdesk.connectors.base import Browser
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.model import Message
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QSplitter,
     QStyle,
     QTableView,
     QToolButton,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .failure_groups_widget import FailureGroupsWidget
 from .message_table_model import Column, MessageTableModel
 
 _NOTE_STYLE = (
@@ -128,6 +130,25 @@ class MessageBrowserWidget(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             footer.addWidget(button)
 
+        self.failure_groups = FailureGroupsWidget(self.model, self)
+        self.failure_groups.group_rows.connect(self.select_rows)
+        self.failure_groups_action = QAction("Failure groups", self)
+        self.failure_groups_action.setCheckable(True)
+        self.failure_groups_action.setChecked(True)
+        self.failure_groups_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.failure_groups_action.setToolTip(
+            "Show or hide the dead letters grouped by how they failed (Ctrl+G)"
+        )
+        self.failure_groups_action.toggled.connect(self.failure_groups.setVisible)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.failure_groups)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setChildrenCollapsible(False)
+        # Room for four groups; the table keeps the rest.
+        self.splitter.setSizes([self.fontMetrics().height() * 7, 10_000])
+
         title_row = QHBoxLayout()
         title_row.addWidget(self.title_label)
         title_row.addWidget(self.subtitle_label, 1)
@@ -136,7 +157,7 @@ class MessageBrowserWidget(QWidget):
         layout.addLayout(title_row)
         layout.addWidget(self.note_label)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addLayout(footer)
 
         self.model.counts_changed.connect(self._on_model_counts_changed)
@@ -175,14 +196,15 @@ class MessageBrowserWidget(QWidget):
         self.table.scrollTo(index)
 
     def select_rows(self, rows: list[int]) -> None:
-        """Select exactly these rows (as ctrl-clicking them would)."""
-        selection = self.table.selectionModel()
-        selection.clearSelection()
-        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
-        for row in rows:
-            selection.select(self.model.index(row, 0), flags)
+        """Select exactly these rows (as ctrl-clicking them would), in one change."""
+        selection = QItemSelection()
+        last = self.model.columnCount() - 1
+        for first, end in _runs(sorted(rows)):
+            selection.select(self.model.index(first, 0), self.model.index(end, last))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        self.table.selectionModel().select(selection, flags)
         if rows:
-            self.table.scrollTo(self.model.index(rows[0], 0))
+            self.table.scrollTo(self.model.index(min(rows), 0))
 
     def selected_messages(self) -> list[Message]:
         """The selected messages, in table order."""
@@ -244,3 +266,14 @@ class MessageBrowserWidget(QWidget):
                 model.loaded_count, model.expected_total, loading=self._loading, more=more
             )
         )
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
