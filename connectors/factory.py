@@ -46,6 +46,24 @@ def _secret(
     return value
 
 
+def _flag(profile: ConnectionProfile, key: str, *, default: bool) -> bool:
+    value = profile.get(key, "true" if default else "false").lower()
+    if value not in ("true", "false"):
+        raise ConfigurationError(
+            f"Connection {profile.name!r}: {key} is {value!r}, not true or false."
+        )
+    return value == "true"
+
+
+def _port(profile: ConnectionProfile, *, default: int) -> int:
+    text = profile.get("port", str(default))
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigurationError(
+            f"Connection {profile.name!r}: port {text!r} is not a number from 1 to 65535."
+        )
+    return int(text)
+
+
 def create_connector(
     profile: ConnectionProfile,
     *,
@@ -64,12 +82,7 @@ def create_connector(
         if not servers:
             raise ConfigurationError(f"Connection {profile.name!r} has no bootstrap_servers.")
         protocol = profile.get("security_protocol", "PLAINTEXT").upper()
-        check_hostname = profile.get("ssl_check_hostname", "true").lower()
-        if check_hostname not in ("true", "false"):
-            raise ConfigurationError(
-                f"Connection {profile.name!r}: ssl_check_hostname is {check_hostname!r}, "
-                "not true or false."
-            )
+        check_hostname = _flag(profile, "ssl_check_hostname", default=True)
         username = profile.get("sasl_username") or None
         # Asked only when it will be used, and after the user name it belongs to.
         password = (
@@ -86,7 +99,7 @@ def create_connector(
                 ssl_cafile=profile.get("ssl_cafile") or None,
                 ssl_certfile=profile.get("ssl_certfile") or None,
                 ssl_keyfile=profile.get("ssl_keyfile") or None,
-                ssl_check_hostname=check_hostname == "true",
+                ssl_check_hostname=check_hostname,
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"Connection {profile.name!r}: {exc}", hint=exc.hint) from exc
@@ -94,13 +107,36 @@ def create_connector(
     if profile.kind is BrokerKind.RABBITMQ:
         from .rabbitmq import RabbitMQConnector
 
+        tls = _flag(profile, "tls", default=False)
+        if profile.get("ssl_cafile") and not tls:
+            raise ConfigurationError(
+                f"Connection {profile.name!r}: ssl_cafile is set, but tls is off.",
+                hint="Turn TLS (amqps) on, or clear the CA file.",
+            )
+        management_username = profile.get("management_username") or None
         return RabbitMQConnector(
             host=profile.get("host", "127.0.0.1"),
-            port=int(profile.get("port", "5672")),
+            port=_port(profile, default=5671 if tls else 5672),
             vhost=profile.get("vhost", "/"),
             username=profile.get("username", "guest"),
             password=_secret(profile, "password_env", "password", prompt, secrets=secrets) or "",
             management_url=profile.get("management_url") or None,
+            tls=tls,
+            ssl_cafile=profile.get("ssl_cafile") or None,
+            management_username=management_username,
+            # Asked only when the management API has its own user.
+            management_password=(
+                _secret(
+                    profile,
+                    "management_password_env",
+                    "management password",
+                    prompt,
+                    secrets=secrets,
+                )
+                or ""
+                if management_username
+                else None
+            ),
         )
     if profile.kind is BrokerKind.SQS:
         from .sqs import SqsConnector
@@ -121,6 +157,7 @@ def create_connector(
                 if profile.get("access_key_id")
                 else None
             ),
+            role_arn=profile.get("role_arn") or None,
         )
     if profile.kind is BrokerKind.NATS:
         from .nats import NatsConnector

@@ -37,10 +37,28 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
         }
     ),
     BrokerKind.RABBITMQ: frozenset(
-        {"host", "port", "vhost", "username", "management_url", "password_env"}
+        {
+            "host",
+            "port",
+            "vhost",
+            "username",
+            "password_env",
+            "tls",
+            "ssl_cafile",
+            "management_url",
+            "management_username",
+            "management_password_env",
+        }
     ),
     BrokerKind.SQS: frozenset(
-        {"region", "endpoint_url", "aws_profile", "access_key_id", "secret_access_key_env"}
+        {
+            "region",
+            "endpoint_url",
+            "aws_profile",
+            "access_key_id",
+            "secret_access_key_env",
+            "role_arn",
+        }
     ),
     BrokerKind.NATS: frozenset(
         {"servers", "username", "password_env", "token_env", "creds_file", "advisory_stream"}

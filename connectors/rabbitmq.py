@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +33,7 @@ from .errors import (
     AuthorizationFailed,
     BrokerError,
     BrokerUnreachable,
+    ConfigurationError,
     ConnectionLost,
     EndpointNotFound,
     EventdeskError,
@@ -216,14 +218,24 @@ class RabbitMQConnector(Connector):
         username: str,
         password: str,
         management_url: str | None = None,
+        tls: bool = False,
+        ssl_cafile: str | None = None,
+        management_username: str | None = None,
+        management_password: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.vhost = vhost
         self.username = username
         self._password = password
+        # amqps: verified against ssl_cafile, or the system's CAs when none is given.
+        self.tls = tls
+        self.ssl_cafile = ssl_cafile
+        # The management API may have its own account; by default it is the AMQP one.
         self.management = ManagementClient(
-            management_url or f"http://{host}:15672", username=username, password=password
+            management_url or f"http://{host}:15672",
+            username=management_username or username,
+            password=password if management_password is None else management_password,
         )
         self._connection: aio_pika.abc.AbstractConnection | None = None
         self._browsers: weakref.WeakSet[RabbitMQBrowser] = weakref.WeakSet()
@@ -237,6 +249,16 @@ class RabbitMQConnector(Connector):
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The amqps context: the CA file's certificates, or the system's, and name checks."""
+        try:
+            return ssl.create_default_context(cafile=self.ssl_cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"Cannot use the CA file {self.ssl_cafile} for amqps: {exc}.",
+                hint="Point the CA file at the PEM certificate of the CA that signed the broker's.",
+            ) from exc
 
     @property
     def _vhost_path(self) -> str:
@@ -257,6 +279,8 @@ class RabbitMQConnector(Connector):
                     virtualhost=self.vhost,
                     timeout=timeout,
                     client_properties={"connection_name": "Eventdesk"},
+                    ssl=self.tls,
+                    ssl_context=self.ssl_context() if self.tls else None,
                 )
         except Exception as exc:
             raise self._translate(exc, doing="connect", timeout=timeout) from exc
@@ -390,6 +414,20 @@ class RabbitMQConnector(Connector):
         except Exception as exc:
             raise self._translate(
                 exc, doing=f"count queue {endpoint!r}", timeout=timeout, queue=endpoint
+            ) from exc
+
+    async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """Drops the queue's ready messages; ones held unacknowledged by a consumer stay."""
+        connection = self._require_connection()
+        try:
+            async with asyncio.timeout(timeout):
+                async with connection.channel(publisher_confirms=False) as channel:
+                    queue = await channel.declare_queue(endpoint, passive=True)
+                    purged = await queue.purge()
+                    return int(purged.message_count or 0)
+        except Exception as exc:
+            raise self._translate(
+                exc, doing=f"purge queue {endpoint!r}", timeout=timeout, queue=endpoint
             ) from exc
 
     async def queue_stats(self, *, timeout: float = 10.0) -> list[QueueStats]:

@@ -56,6 +56,9 @@ class SecretStore:
         self._service = service
         self._redactor = redactor or REDACTOR
         self._memory: dict[tuple[str, str], str] = {}
+        # Fields handed out from the store this session, per profile: the ones to offer
+        # to forget when the broker refuses them.
+        self._served: dict[str, set[str]] = {}
         self._notice_taken = False
         self.persistent = True
         self.unavailable_reason = ""
@@ -93,7 +96,19 @@ class SecretStore:
         else:
             value = self._memory.get((profile_name, field))
         self._redactor.register(value)
+        if value is not None:
+            self._served.setdefault(profile_name, set()).add(field)
         return value
+
+    def served_fields(self, profile_name: str) -> list[str]:
+        """The profile's fields this store handed out this session (sorted)."""
+        return sorted(self._served.get(profile_name, ()))
+
+    def forget_served(self, profile_name: str) -> list[str]:
+        """Deletes the fields it handed out for the profile, e.g. a password the broker
+        refused, so the next connect asks again. Returns the fields that are gone for sure."""
+        fields = self._served.pop(profile_name, set())
+        return sorted(field for field in fields if self.delete(profile_name, field))
 
     def set(self, profile_name: str, field: str, value: str) -> bool:
         """Stores the secret; True if it will outlive this session (it went to the keyring)."""

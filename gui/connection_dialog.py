@@ -1,39 +1,46 @@
-"""Asks for a new connection's settings and turns them into a ConnectionProfile.
+"""Asks for a new connection's settings, tests them, and turns them into a ConnectionProfile.
 
-The profile never holds a password: it names an environment variable, or says "ask
-when connecting", or the password typed here goes to the OS keyring (SecretStore) on
-save, and to memory only when there is no keyring.
+The profile never holds a secret: it names an environment variable, or says "ask when
+connecting", or the secret typed here goes to the OS keyring (SecretStore) on save, and
+to memory only when there is no keyring.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from pathlib import Path
 
+from eventdesk.connectors.diagnosis import StepResult, diagnose, planned_steps
 from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour
 from eventdesk.connectors.secrets import SecretStore
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLayout,
     QLineEdit,
-    QRadioButton,
+    QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from .connection_test_panel import ConnectionTestPanel
+from .operations import AsyncOp, TaskOwner
+from .secret_source_widget import ASK, ENVIRONMENT, KEYRING, SecretSourceWidget
+
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KINDS = (
     ("Kafka", BrokerKind.KAFKA),
     ("RabbitMQ", BrokerKind.RABBITMQ),
@@ -46,6 +53,24 @@ _ENVIRONMENT_TITLES = (
     ("Staging", "staging"),
     ("Production", "production"),
 )
+_KAFKA_AUTH = (
+    ("None", ""),
+    ("SASL/PLAIN", "PLAIN"),
+    ("SASL/SCRAM-SHA-256", "SCRAM-SHA-256"),
+    ("SASL/SCRAM-SHA-512", "SCRAM-SHA-512"),
+)
+_AWS_CREDENTIALS = (
+    ("Default chain (environment, ~/.aws, instance role)", "default"),
+    ("Named AWS profile", "profile"),
+    ("Access key (secret in the OS keyring)", "keys"),
+)
+_UNSAFE_HOSTNAME = (
+    "Unsafe: any certificate signed by the CA is accepted for this host, so a "
+    "man-in-the-middle with such a certificate goes unnoticed."
+)
+_AMQP_PORT, _AMQPS_PORT = 5672, 5671
+# How long each step of "Test connection" may take.
+TEST_STEP_TIMEOUT_S = 10.0
 
 
 def _swatch(colour: str | None) -> QIcon:
@@ -58,7 +83,14 @@ def _is_url(text: str) -> bool:
     return text.startswith(("http://", "https://")) and len(text) > len("https://")
 
 
-class ConnectionDialog(QDialog):
+def _missing_file(edit: QLineEdit, what: str) -> str | None:
+    path = edit.text().strip()
+    if path and not Path(path).expanduser().is_file():
+        return f"The {what} {path} does not exist."
+    return None
+
+
+class ConnectionDialog(QDialog, TaskOwner):
     def __init__(
         self,
         existing_names: Collection[str] = (),
@@ -68,11 +100,11 @@ class ConnectionDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New connection")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self._existing = {name.casefold() for name in existing_names}
         self._secrets = secrets
-        # Set on accept: whether the typed password went to the keyring (None: none typed).
-        self.password_persisted: bool | None = None
+        # (kind, field, shown-only-when) of every kind-specific row.
+        self._kind_rows: list[tuple[BrokerKind, QWidget | QLayout, Callable[[], bool]]] = []
 
         self.name_edit = QLineEdit(self)
         self.name_edit.setPlaceholderText("e.g. Production Kafka")
@@ -96,7 +128,6 @@ class ConnectionDialog(QDialog):
         self.form.addRow("&Broker:", self.kind_combo)
         self.form.addRow("&Environment:", self.environment_combo)
         self.form.addRow("", self.read_only_check)
-        self._kind_rows: dict[BrokerKind, list[QWidget | QLayout]] = {}
         self._kafka_rows()
         self._rabbitmq_rows()
         self._sqs_rows()
@@ -105,128 +136,217 @@ class ConnectionDialog(QDialog):
         self.problem_label = QLabel(self)
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c62828;")
+        self.test_panel = ConnectionTestPanel(self)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
+        self.test_button = QPushButton("&Test connection", self)
+        self.test_button.setToolTip(
+            "Checks name resolution, TCP, TLS, login and permissions, and says which failed"
+        )
+        self.buttons.addButton(self.test_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.test_button.clicked.connect(self._on_test_button_clicked)
+        self.test_panel.cancel_requested.connect(self.cancel_test)
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addStretch(1)
+        layout.addWidget(self.test_panel)
         layout.addWidget(self.problem_label)
         layout.addWidget(self.buttons)
 
         self.kind_combo.currentIndexChanged.connect(self._on_kind_combo_changed)
         for edit in self.findChildren(QLineEdit):
             edit.textChanged.connect(self._validate)
-        for radio in (self.keyring_password, self.ask_password, self.env_password):
-            radio.toggled.connect(self._validate)
+        for widget in self._secret_widgets():
+            widget.changed.connect(self._validate)
+        for check in (self.kafka_tls_check, self.rabbitmq_tls_check, self.verify_hostname_check):
+            check.toggled.connect(self._on_layout_choice_changed)
+        for combo in (self.kafka_auth_combo, self.aws_credentials_combo):
+            combo.currentIndexChanged.connect(self._on_layout_choice_changed)
+        self.management_username_edit.textChanged.connect(self._on_layout_choice_changed)
         self._show_rows_of(self.kind)
         self._validate()
 
-    def _add_row(self, kind: BrokerKind, label: str, field: QWidget | QLayout) -> None:
+    def _add_row(
+        self,
+        kind: BrokerKind,
+        label: str,
+        field: QWidget | QLayout,
+        shown: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.form.addRow(label, field)
-        self._kind_rows.setdefault(kind, []).append(field)
+        self._kind_rows.append((kind, field, shown))
 
     def _show_rows_of(self, kind: BrokerKind) -> None:
-        for rows_kind, fields in self._kind_rows.items():
-            for field in fields:
-                self.form.setRowVisible(field, rows_kind is kind)
+        for rows_kind, field, shown in self._kind_rows:
+            self.form.setRowVisible(field, rows_kind is kind and shown())
+        self.unsafe_label.setVisible(
+            kind is BrokerKind.KAFKA
+            and self.kafka_tls_check.isChecked()
+            and not self.verify_hostname_check.isChecked()
+        )
         self.adjustSize()
 
     def row_visible(self, field: QWidget) -> bool:
         return field.isVisibleTo(self)
 
+    def _file_row(self, placeholder: str) -> tuple[QLineEdit, QHBoxLayout]:
+        edit = QLineEdit(self)
+        edit.setPlaceholderText(placeholder)
+        browse = QToolButton(self)
+        browse.setText("…")
+        browse.setToolTip("Choose a file")
+        browse.clicked.connect(lambda: self._choose_file(edit))
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        return edit, row
+
+    def _choose_file(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", edit.text())
+        if path:
+            edit.setText(path)
+
     # -- rows -------------------------------------------------------------------------
 
     def _kafka_rows(self) -> None:
+        kafka = BrokerKind.KAFKA
         self.bootstrap_edit = QLineEdit(self)
         self.bootstrap_edit.setPlaceholderText("host:9092, host2:9092")
         self.bootstrap_edit.setToolTip("Comma-separated host:port pairs of any brokers")
-        self._add_row(BrokerKind.KAFKA, "Bootstrap servers:", self.bootstrap_edit)
+        self.kafka_auth_combo = QComboBox(self)
+        for title, mechanism in _KAFKA_AUTH:
+            self.kafka_auth_combo.addItem(title, mechanism)
+        self.sasl_username_edit = QLineEdit(self)
+        self.sasl_secret = SecretSourceWidget(
+            "SASL password", secrets=self._secrets, env_placeholder="KAFKA_PASSWORD", parent=self
+        )
+        self.kafka_tls_check = QCheckBox("Use TLS", self)
+        self.kafka_cafile_edit, cafile_row = self._file_row(
+            "CA certificate (PEM); system CAs if empty"
+        )
+        self.kafka_certfile_edit, certfile_row = self._file_row(
+            "client certificate (PEM), optional"
+        )
+        self.kafka_keyfile_edit, keyfile_row = self._file_row("client key (PEM), optional")
+        self.verify_hostname_check = QCheckBox("Verify the broker's host name", self)
+        self.verify_hostname_check.setChecked(True)
+        self.unsafe_label = QLabel(_UNSAFE_HOSTNAME, self)
+        self.unsafe_label.setWordWrap(True)
+        self.unsafe_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        hostname_box = QVBoxLayout()
+        hostname_box.addWidget(self.verify_hostname_check)
+        hostname_box.addWidget(self.unsafe_label)
+
+        def sasl() -> bool:
+            return bool(self.kafka_auth_combo.currentData())
+
+        tls = self.kafka_tls_check.isChecked
+        self._add_row(kafka, "Bootstrap servers:", self.bootstrap_edit)
+        self._add_row(kafka, "Authentication:", self.kafka_auth_combo)
+        self._add_row(kafka, "SASL user name:", self.sasl_username_edit, sasl)
+        self._add_row(kafka, "SASL password:", self.sasl_secret, sasl)
+        self._add_row(kafka, "Transport:", self.kafka_tls_check)
+        self._add_row(kafka, "CA file:", cafile_row, tls)
+        self._add_row(kafka, "Client certificate:", certfile_row, tls)
+        self._add_row(kafka, "Client key:", keyfile_row, tls)
+        self._add_row(kafka, "Host name:", hostname_box, tls)
 
     def _rabbitmq_rows(self) -> None:
+        rabbitmq = BrokerKind.RABBITMQ
         self.host_edit = QLineEdit("127.0.0.1", self)
         self.port_spin = QSpinBox(self)
         self.port_spin.setRange(1, 65535)
-        self.port_spin.setValue(5672)
+        self.port_spin.setValue(_AMQP_PORT)
         self.vhost_edit = QLineEdit("/", self)
         self.username_edit = QLineEdit("guest", self)
         self.management_edit = QLineEdit(self)
         self.management_edit.setPlaceholderText("http://host:15672 (for depths and DLQ detection)")
-        self.keyring_password = QRadioButton("Save in the OS &keyring:", self)
-        self.password_edit = QLineEdit(self)
-        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password_edit.setPlaceholderText("password")
-        self.keyring_label = QLabel(self)
-        self.keyring_label.setWordWrap(True)
-        self.ask_password = QRadioButton("&Ask when connecting (kept in memory only)", self)
-        self.env_password = QRadioButton("Read from en&vironment variable:", self)
-        self.password_env_edit = QLineEdit(self)
-        self.password_env_edit.setPlaceholderText("RABBITMQ_PASSWORD")
-        group = QButtonGroup(self)
-        group.addButton(self.keyring_password)
-        group.addButton(self.ask_password)
-        group.addButton(self.env_password)
-        self.ask_password.setChecked(True)
-        keyring_row = QHBoxLayout()
-        keyring_row.addWidget(self.keyring_password)
-        keyring_row.addWidget(self.password_edit, 1)
-        env_row = QHBoxLayout()
-        env_row.addWidget(self.env_password)
-        env_row.addWidget(self.password_env_edit, 1)
-        password_box = QVBoxLayout()
-        password_box.addLayout(keyring_row)
-        password_box.addWidget(self.keyring_label)
-        password_box.addWidget(self.ask_password)
-        password_box.addLayout(env_row)
-        rabbitmq = BrokerKind.RABBITMQ
+        self.password_secret = SecretSourceWidget(
+            "password",
+            secrets=self._secrets,
+            env_placeholder="RABBITMQ_PASSWORD",
+            mnemonics=True,
+            parent=self,
+        )
+        # The names the rest of the app and its tests know the password widgets by.
+        self.keyring_password = self.password_secret.keyring_radio
+        self.password_edit = self.password_secret.secret_edit
+        self.keyring_label = self.password_secret.keyring_label
+        self.ask_password = self.password_secret.ask_radio
+        self.env_password = self.password_secret.env_radio
+        self.password_env_edit = self.password_secret.env_edit
+        self.rabbitmq_tls_check = QCheckBox("Use TLS (amqps)", self)
+        self.rabbitmq_tls_check.toggled.connect(self._on_rabbitmq_tls_check_toggled)
+        self.rabbitmq_cafile_edit, cafile_row = self._file_row(
+            "CA certificate (PEM); system CAs if empty"
+        )
+        self.management_username_edit = QLineEdit(self)
+        self.management_username_edit.setPlaceholderText("empty: the user above")
+        self.management_secret = SecretSourceWidget(
+            "management password",
+            secrets=self._secrets,
+            env_placeholder="RABBITMQ_MANAGEMENT_PASSWORD",
+            parent=self,
+        )
+
+        def own_management_user() -> bool:
+            return bool(self.management_username_edit.text().strip())
+
         self._add_row(rabbitmq, "Host:", self.host_edit)
         self._add_row(rabbitmq, "Port:", self.port_spin)
         self._add_row(rabbitmq, "Virtual host:", self.vhost_edit)
         self._add_row(rabbitmq, "User name:", self.username_edit)
         self._add_row(rabbitmq, "Management URL:", self.management_edit)
-        self._add_row(rabbitmq, "Password:", password_box)
-        self.env_password.toggled.connect(self.password_env_edit.setEnabled)
-        self.password_env_edit.setEnabled(False)
-        self.keyring_password.toggled.connect(self.password_edit.setEnabled)
-        self.password_edit.setEnabled(False)
-        self._show_keyring_state()
+        self._add_row(rabbitmq, "Password:", self.password_secret)
+        self._add_row(rabbitmq, "Transport:", self.rabbitmq_tls_check)
+        self._add_row(rabbitmq, "CA file:", cafile_row, self.rabbitmq_tls_check.isChecked)
+        self._add_row(rabbitmq, "Management user:", self.management_username_edit)
+        self._add_row(rabbitmq, "Management password:", self.management_secret, own_management_user)
 
-    def _show_keyring_state(self) -> None:
-        store = self._secrets
-        if store is None:
-            self.keyring_password.setEnabled(False)
-            self.keyring_label.setText("No password store was given to this dialog.")
-        elif store.persistent:
-            backend = f" ({store.backend_name})" if store.backend_name else ""
-            self.keyring_label.setText(
-                f"Stored in the OS keyring{backend}, never in the connections file."
-            )
-            self.keyring_label.setStyleSheet("")
-        else:
-            self.keyring_label.setText(store.unavailable_reason)
-            self.keyring_label.setStyleSheet("color: #b26a00;")
+    def _sqs_rows(self) -> None:
+        sqs = BrokerKind.SQS
+        self.region_edit = QLineEdit("us-east-1", self)
+        self.endpoint_edit = QLineEdit(self)
+        self.endpoint_edit.setPlaceholderText(
+            "leave empty for AWS; http://host:4566 for LocalStack"
+        )
+        self.aws_credentials_combo = QComboBox(self)
+        for title, source in _AWS_CREDENTIALS:
+            self.aws_credentials_combo.addItem(title, source)
+        self.aws_profile_edit = QLineEdit(self)
+        self.aws_profile_edit.setPlaceholderText("a profile in ~/.aws/config")
+        self.access_key_edit = QLineEdit(self)
+        self.access_key_edit.setPlaceholderText("AKIA…")
+        self.aws_secret = SecretSourceWidget(
+            "secret access key",
+            secrets=self._secrets,
+            env_placeholder="AWS_SECRET_ACCESS_KEY",
+            parent=self,
+        )
+        self.role_arn_edit = QLineEdit(self)
+        self.role_arn_edit.setPlaceholderText("arn:aws:iam::123456789012:role/… (optional)")
+
+        def source_is(source: str) -> Callable[[], bool]:
+            return lambda: self.aws_credentials_combo.currentData() == source
+
+        self._add_row(sqs, "Region:", self.region_edit)
+        self._add_row(sqs, "Endpoint URL:", self.endpoint_edit)
+        self._add_row(sqs, "Credentials:", self.aws_credentials_combo)
+        self._add_row(sqs, "AWS profile:", self.aws_profile_edit, source_is("profile"))
+        self._add_row(sqs, "Access key ID:", self.access_key_edit, source_is("keys"))
+        self._add_row(sqs, "Secret access key:", self.aws_secret, source_is("keys"))
+        self._add_row(sqs, "Role to assume:", self.role_arn_edit)
 
     def _nats_rows(self) -> None:
         self.nats_servers_edit = QLineEdit(self)
         self.nats_servers_edit.setPlaceholderText("nats://host:4222")
         self.nats_servers_edit.setToolTip("Comma-separated nats:// URLs of any servers")
         self._add_row(BrokerKind.NATS, "Servers:", self.nats_servers_edit)
-
-    def _sqs_rows(self) -> None:
-        self.region_edit = QLineEdit("us-east-1", self)
-        self.endpoint_edit = QLineEdit(self)
-        self.endpoint_edit.setPlaceholderText(
-            "leave empty for AWS; http://host:4566 for LocalStack"
-        )
-        self.aws_profile_edit = QLineEdit(self)
-        self.aws_profile_edit.setPlaceholderText("default credential chain when empty")
-        self._add_row(BrokerKind.SQS, "Region:", self.region_edit)
-        self._add_row(BrokerKind.SQS, "Endpoint URL:", self.endpoint_edit)
-        self._add_row(BrokerKind.SQS, "AWS profile:", self.aws_profile_edit)
 
     # -- result -----------------------------------------------------------------------
 
@@ -239,6 +359,23 @@ class ConnectionDialog(QDialog):
         # Qt hands str subclasses back as plain str.
         return BrokerKind(self.kind_combo.currentData())
 
+    @property
+    def password_persisted(self) -> bool | None:
+        """Whether the typed RabbitMQ password went to the keyring (None: none stored)."""
+        return self.password_secret.persisted
+
+    def _secret_widgets(self) -> list[SecretSourceWidget]:
+        return [self.sasl_secret, self.password_secret, self.management_secret, self.aws_secret]
+
+    def _secrets_in_use(self) -> list[SecretSourceWidget]:
+        """The secret widgets whose rows the current choices show."""
+        return [w for w in self._secret_widgets() if self._row_shown(w)]
+
+    def _row_shown(self, field: QWidget) -> bool:
+        return any(
+            f is field and kind is self.kind and shown() for kind, f, shown in self._kind_rows
+        )
+
     def problem(self) -> str | None:
         """What stops the profile from being valid, in words for the operator."""
         name = self.name_edit.text().strip()
@@ -246,44 +383,80 @@ class ConnectionDialog(QDialog):
             return "Give the connection a name."
         if name.casefold() in self._existing:
             return f"A connection named {name!r} already exists."
-        if self.kind is BrokerKind.KAFKA:
-            servers = [s.strip() for s in self.bootstrap_edit.text().split(",") if s.strip()]
-            if not servers:
-                return "Enter at least one bootstrap server as host:port."
-            bad = [s for s in servers if not _HOST_PORT.match(s)]
-            if bad:
-                return f"Not host:port: {bad[0]}"
-        elif self.kind is BrokerKind.RABBITMQ:
-            if not self.host_edit.text().strip():
-                return "Enter the RabbitMQ host."
-            if not self.username_edit.text().strip():
-                return "Enter the user name."
-            url = self.management_edit.text().strip()
-            if url and not _is_url(url):
-                return "The management URL must start with http:// or https://."
-            env = self.password_env_edit.text().strip()
-            if self.env_password.isChecked() and not _ENV_NAME.match(env):
-                return "Name the environment variable that holds the password (letters, digits, _)."
-            stored = self.password_persisted is not None  # and cleared from the field
-            if self.keyring_password.isChecked() and not self.password_edit.text() and not stored:
-                return "Enter the password to keep in the OS keyring."
-        elif self.kind is BrokerKind.NATS:
-            if not self.nats_servers_edit.text().strip():
-                return "Enter at least one server, e.g. nats://127.0.0.1:4222."
-        else:
-            if not self.region_edit.text().strip():
-                return "Enter the AWS region, e.g. us-east-1."
-            url = self.endpoint_edit.text().strip()
-            if url and not _is_url(url):
-                return "The endpoint URL must start with http:// or https://."
+        return self._settings_problem()
+
+    def _settings_problem(self) -> str | None:
+        problem = {
+            BrokerKind.KAFKA: self._kafka_problem,
+            BrokerKind.RABBITMQ: self._rabbitmq_problem,
+            BrokerKind.SQS: self._sqs_problem,
+            BrokerKind.NATS: self._nats_problem,
+        }[self.kind]()
+        if problem is not None:
+            return problem
+        return next((p for w in self._secrets_in_use() if (p := w.problem())), None)
+
+    def _kafka_problem(self) -> str | None:
+        servers = [s.strip() for s in self.bootstrap_edit.text().split(",") if s.strip()]
+        if not servers:
+            return "Enter at least one bootstrap server as host:port."
+        bad = [s for s in servers if not _HOST_PORT.match(s)]
+        if bad:
+            return f"Not host:port: {bad[0]}"
+        if self.kafka_auth_combo.currentData() and not self.sasl_username_edit.text().strip():
+            return "Enter the SASL user name."
+        if not self.kafka_tls_check.isChecked():
+            return None
+        if self.kafka_keyfile_edit.text().strip() and not self.kafka_certfile_edit.text().strip():
+            return "A client key needs the client certificate that goes with it."
+        return (
+            _missing_file(self.kafka_cafile_edit, "CA file")
+            or _missing_file(self.kafka_certfile_edit, "client certificate")
+            or _missing_file(self.kafka_keyfile_edit, "client key")
+        )
+
+    def _rabbitmq_problem(self) -> str | None:
+        if not self.host_edit.text().strip():
+            return "Enter the RabbitMQ host."
+        if not self.username_edit.text().strip():
+            return "Enter the user name."
+        url = self.management_edit.text().strip()
+        if url and not _is_url(url):
+            return "The management URL must start with http:// or https://."
+        if self.rabbitmq_tls_check.isChecked():
+            return _missing_file(self.rabbitmq_cafile_edit, "CA file")
+        return None
+
+    def _sqs_problem(self) -> str | None:
+        if not self.region_edit.text().strip():
+            return "Enter the AWS region, e.g. us-east-1."
+        url = self.endpoint_edit.text().strip()
+        if url and not _is_url(url):
+            return "The endpoint URL must start with http:// or https://."
+        source = self.aws_credentials_combo.currentData()
+        if source == "profile" and not self.aws_profile_edit.text().strip():
+            return "Name the AWS profile, as in ~/.aws/config."
+        if source == "keys" and not self.access_key_edit.text().strip():
+            return "Enter the access key ID."
+        role = self.role_arn_edit.text().strip()
+        if role and not role.startswith("arn:"):
+            return "The role to assume is an ARN: arn:aws:iam::<account>:role/<name>."
+        return None
+
+    def _nats_problem(self) -> str | None:
+        if not self.nats_servers_edit.text().strip():
+            return "Enter at least one server, e.g. nats://127.0.0.1:4222."
         return None
 
     def profile(self) -> ConnectionProfile:
         problem = self.problem()
         if problem is not None:
             raise ConfigurationError(problem)
+        return self._profile_named(self.name_edit.text().strip())
+
+    def _profile_named(self, name: str) -> ConnectionProfile:
         return ConnectionProfile(
-            self.name_edit.text().strip(),
+            name,
             self.kind,
             self._settings(),
             environment=self.environment,
@@ -291,33 +464,159 @@ class ConnectionDialog(QDialog):
         )
 
     def _settings(self) -> dict[str, str]:
-        if self.kind is BrokerKind.KAFKA:
-            servers = [s.strip() for s in self.bootstrap_edit.text().split(",") if s.strip()]
-            return {"bootstrap_servers": ",".join(servers)}
-        if self.kind is BrokerKind.RABBITMQ:
-            settings = {
-                "host": self.host_edit.text().strip(),
-                "port": str(self.port_spin.value()),
-                "vhost": self.vhost_edit.text() or "/",
-                "username": self.username_edit.text().strip(),
-            }
-            if self.management_edit.text().strip():
-                settings["management_url"] = self.management_edit.text().strip()
-            if self.env_password.isChecked():
-                settings["password_env"] = self.password_env_edit.text().strip()
-            return settings
-        if self.kind is BrokerKind.NATS:
-            return {"servers": self.nats_servers_edit.text().strip()}
-        settings = {"region": self.region_edit.text().strip()}
-        if self.endpoint_edit.text().strip():
-            settings["endpoint_url"] = self.endpoint_edit.text().strip()
-        if self.aws_profile_edit.text().strip():
-            settings["aws_profile"] = self.aws_profile_edit.text().strip()
+        settings = {
+            BrokerKind.KAFKA: self._kafka_settings,
+            BrokerKind.RABBITMQ: self._rabbitmq_settings,
+            BrokerKind.SQS: self._sqs_settings,
+            BrokerKind.NATS: lambda: {"servers": self.nats_servers_edit.text().strip()},
+        }[self.kind]()
+        return {key: value for key, value in settings.items() if value}
+
+    def _kafka_settings(self) -> dict[str, str]:
+        servers = [s.strip() for s in self.bootstrap_edit.text().split(",") if s.strip()]
+        mechanism = str(self.kafka_auth_combo.currentData() or "")
+        tls = self.kafka_tls_check.isChecked()
+        protocol = ("SASL_" if mechanism else "") + ("SSL" if tls else "PLAINTEXT")
+        settings = {"bootstrap_servers": ",".join(servers)}
+        if protocol != "PLAINTEXT":
+            settings["security_protocol"] = protocol
+        if mechanism:
+            settings["sasl_mechanism"] = mechanism
+            settings["sasl_username"] = self.sasl_username_edit.text().strip()
+            settings["sasl_password_env"] = self._env_name(self.sasl_secret)
+        if tls:
+            settings["ssl_cafile"] = self.kafka_cafile_edit.text().strip()
+            settings["ssl_certfile"] = self.kafka_certfile_edit.text().strip()
+            settings["ssl_keyfile"] = self.kafka_keyfile_edit.text().strip()
+            if not self.verify_hostname_check.isChecked():
+                settings["ssl_check_hostname"] = "false"
         return settings
+
+    def _rabbitmq_settings(self) -> dict[str, str]:
+        settings = {
+            "host": self.host_edit.text().strip(),
+            "port": str(self.port_spin.value()),
+            "vhost": self.vhost_edit.text() or "/",
+            "username": self.username_edit.text().strip(),
+            "management_url": self.management_edit.text().strip(),
+            "password_env": self._env_name(self.password_secret),
+        }
+        if self.rabbitmq_tls_check.isChecked():
+            settings["tls"] = "true"
+            settings["ssl_cafile"] = self.rabbitmq_cafile_edit.text().strip()
+        management_user = self.management_username_edit.text().strip()
+        if management_user:
+            settings["management_username"] = management_user
+            settings["management_password_env"] = self._env_name(self.management_secret)
+        return settings
+
+    def _sqs_settings(self) -> dict[str, str]:
+        settings = {
+            "region": self.region_edit.text().strip(),
+            "endpoint_url": self.endpoint_edit.text().strip(),
+            "role_arn": self.role_arn_edit.text().strip(),
+        }
+        source = self.aws_credentials_combo.currentData()
+        if source == "profile":
+            settings["aws_profile"] = self.aws_profile_edit.text().strip()
+        if source == "keys":
+            settings["access_key_id"] = self.access_key_edit.text().strip()
+            settings["secret_access_key_env"] = self._env_name(self.aws_secret)
+        return settings
+
+    @staticmethod
+    def _env_name(widget: SecretSourceWidget) -> str:
+        return widget.env_name if widget.mode == ENVIRONMENT else ""
+
+    # -- test connection --------------------------------------------------------------
+
+    def _on_test_button_clicked(self) -> None:
+        self.test_connection()
+
+    def test_connection(self) -> bool:
+        """Starts the step-by-step test of the settings as they are; False if it cannot."""
+        problem = self._settings_problem()
+        if problem is not None:
+            self.problem_label.setText(problem)
+            return False
+        secrets = self._secrets_for_test()
+        if secrets is None:
+            return False
+        profile = self._profile_named(self.name_edit.text().strip() or "New connection")
+        self.test_panel.start(planned_steps(profile))
+        self.test_button.setEnabled(False)
+        self.adjustSize()
+
+        async def run() -> list[StepResult]:
+            return await diagnose(
+                profile,
+                prompt=lambda _profile, field: secrets.get(field),
+                timeout=TEST_STEP_TIMEOUT_S,
+                on_step=self.test_panel.show_result,
+            )
+
+        AsyncOp(self, run).latest_wins("test").success(
+            lambda _results: self.test_panel.finish()
+        ).failure(lambda exc: self.test_panel.finish(error=str(exc))).finally_(
+            self._on_test_ended
+        ).run()
+        return True
+
+    def _secrets_for_test(self) -> dict[str, str] | None:
+        """Secrets by field for a test: typed here, stored, or asked now (None: not given).
+
+        Asked here, before the test starts: a prompt must not open inside a running task.
+        """
+        values: dict[str, str] = {}
+        for widget in self._secrets_in_use():
+            if widget.mode == KEYRING:
+                value = widget.typed()
+                if value is None and self._secrets is not None:
+                    value = self._secrets.get(self.name_edit.text().strip(), widget.field)
+            elif widget.mode == ASK:
+                value = self.ask_test_secret(widget.field)
+                if value is None:
+                    return None
+            else:
+                continue  # the factory reads the variable itself
+            if value is not None:
+                values[widget.field] = value
+        return values
+
+    def ask_test_secret(self, field: str) -> str | None:
+        """The secret for one test, kept for that test only."""
+        value, ok = QInputDialog.getText(
+            self,
+            "Test connection",
+            f"{field[:1].upper()}{field[1:]} for this test (not stored):",
+            QLineEdit.EchoMode.Password,
+        )
+        return value if ok else None
+
+    def cancel_test(self) -> None:
+        task = self.cancel_task("test")
+        if task is not None:
+            self.test_panel.finish(cancelled=True)
+
+    def _on_test_ended(self) -> None:
+        self.test_button.setEnabled(True)
+        if self.test_panel.running:  # ended without success or failure: cancelled
+            self.test_panel.finish(cancelled=True)
+
+    # -- handlers ---------------------------------------------------------------------
 
     def _on_kind_combo_changed(self, _index: int) -> None:
         self._show_rows_of(self.kind)
         self._validate()
+
+    def _on_layout_choice_changed(self, *_args: object) -> None:
+        self._show_rows_of(self.kind)
+        self._validate()
+
+    def _on_rabbitmq_tls_check_toggled(self, on: bool) -> None:
+        # Follow the standard port unless the operator chose another one.
+        if self.port_spin.value() == (_AMQP_PORT if on else _AMQPS_PORT):
+            self.port_spin.setValue(_AMQPS_PORT if on else _AMQP_PORT)
 
     def _validate(self, *_args: object) -> None:
         problem = self.problem()
@@ -328,14 +627,20 @@ class ConnectionDialog(QDialog):
         # Enter in a field triggers accept even while the button is disabled.
         if self.problem() is not None:
             return
-        self._store_password()
+        self.cancel_tasks()
+        name = self.name_edit.text().strip()
+        for widget in self._secrets_in_use():
+            widget.store(name)
         super().accept()
 
-    def _store_password(self) -> None:
-        if not (self.kind is BrokerKind.RABBITMQ and self.keyring_password.isChecked()):
+    def reject(self) -> None:
+        # Escape while a test runs stops the test, not the dialog.
+        if self.test_panel.running:
+            self.cancel_test()
             return
-        assert self._secrets is not None  # the option is disabled without a store
-        name = self.name_edit.text().strip()
-        self.password_persisted = self._secrets.set(name, "password", self.password_edit.text())
-        # Out of the widget as soon as it is stored: nothing later can read it back from here.
-        self.password_edit.clear()
+        self.cancel_tasks()
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.cancel_tasks()
+        super().closeEvent(event)
