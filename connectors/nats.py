@@ -14,7 +14,8 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from .model import (
     Outgoing,
     Page,
 )
+from .sampling import ConsumerLag, JetStreamLagReport
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ _ERR_SUBJECTS_OVERLAP = 10065
 # Headers a replay may carry whose value decides the de-duplication key.
 _ORIGINAL_ID_HEADER = "eventdesk-original-id"
 _MSG_ID_HEADER = "Nats-Msg-Id"
+# What JetStream refuses in a stream name (nats-server's isValidName).
+_BAD_STREAM_NAME = re.compile(r"[\s.*>/\\]")
 _AUTH_REFUSAL = re.compile(r"authori[sz]ation violation|authentication", re.IGNORECASE)
 # Go writes nanoseconds; datetime.fromisoformat takes at most microseconds.
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -83,6 +87,44 @@ def _split_dead_letter_endpoint(endpoint: str) -> tuple[str, str] | None:
 
 def _advisory_filter(stream: str, consumer: str) -> str:
     return f"{_ADVISORY_PREFIX}*.{stream}.{consumer}"
+
+
+def _subject_covers(pattern: str, subject: str) -> bool:
+    """Whether every subject `subject` matches is matched by `pattern` (NATS wildcards)."""
+    wanted = subject.split(".")
+    for i, token in enumerate(pattern.split(".")):
+        if token == ">":
+            return len(wanted) > i
+        if i >= len(wanted) or wanted[i] == ">" or (token != "*" and token != wanted[i]):
+            return False
+    return len(wanted) == len(pattern.split("."))
+
+
+def _subjects_overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both patterns."""
+    left, right = a.split("."), b.split(".")
+    for x, y in zip(left, right, strict=False):
+        if ">" in (x, y):
+            return True
+        if "*" not in (x, y) and x != y:
+            return False
+    return len(left) == len(right)
+
+
+def _captures_all(subjects: Iterable[str]) -> bool:
+    subjects = list(subjects)
+    return all(any(_subject_covers(s, a) for s in subjects) for a in ADVISORY_SUBJECTS)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStream:
+    """A stream that takes consumer advisories: a candidate to read dead letters from."""
+
+    name: str
+    subjects: tuple[str, ...]
+    messages: int
+    # Takes max-delivery and terminated advisories of every consumer, not just some.
+    complete: bool
 
 
 def _parse_time(text: object) -> datetime | None:
@@ -227,8 +269,9 @@ class NatsConnector(Connector):
             with contextlib.suppress(Exception):
                 await nc.close()
 
-    async def ensure_advisory_capture(self, *, timeout: float = 10.0) -> None:
-        """Create the stream that keeps max-delivery and terminated advisories. Idempotent.
+    async def ensure_advisory_capture(self, *, timeout: float = 10.0) -> bool:
+        """Create the stream that keeps max-delivery and terminated advisories, unless a
+        stream of that name already captures them. True if it was created.
 
         Without it the server's advisories are fire-and-forget and no dead letter is seen.
         If another stream already captures them, name that one as `advisory_stream`.
@@ -240,24 +283,79 @@ class NatsConnector(Connector):
             storage=StorageType.FILE,
             description="Eventdesk: consumer advisories, the dead letters of JetStream",
         )
-        async with _boundary(f"Creating stream {name}", timeout):
+        async with _boundary(f"Setting up stream {name}", timeout):
+            try:
+                info = await self._js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                info = None
+            if info is not None:
+                return self._accept_existing(name, info.config.subjects or ())
             try:
                 await self._js.add_stream(config)
             except nats.js.errors.APIError as exc:
-                if exc.err_code == _ERR_STREAM_NAME_IN_USE:
+                if exc.err_code == _ERR_STREAM_NAME_IN_USE:  # created meanwhile
                     info = await self._js.stream_info(name)
-                    if set(ADVISORY_SUBJECTS) <= set(info.config.subjects or ()):
-                        return
-                    raise ConfigurationError(
-                        f"Stream {name} exists but does not capture consumer advisories.",
-                        hint="Choose another advisory_stream for this connection.",
-                    ) from exc
+                    return self._accept_existing(name, info.config.subjects or ())
                 if exc.err_code == _ERR_SUBJECTS_OVERLAP:
-                    raise ConfigurationError(
-                        "Another stream already captures consumer advisories.",
-                        hint="Set the connection's advisory_stream to that stream's name.",
-                    ) from exc
+                    raise await self._overlap_error(name) from exc
                 raise
+            return True
+
+    async def use_advisory_capture(self, name: str, *, timeout: float = 10.0) -> bool:
+        """Read dead letters from stream `name` from now on, creating it if it does not
+        exist. True if it was created; on failure the previous stream stays in use."""
+        name = name.strip()
+        if not name or _BAD_STREAM_NAME.search(name):
+            raise ConfigurationError(
+                f"{name!r} is not a valid stream name.",
+                hint="Use letters, digits, - and _; no spaces, dots, *, > or slashes.",
+            )
+        previous, self.advisory_stream = self.advisory_stream, name
+        try:
+            return await self.ensure_advisory_capture(timeout=timeout)
+        except BaseException:
+            self.advisory_stream = previous
+            raise
+
+    async def advisory_capture_streams(self, *, timeout: float = 10.0) -> list[CaptureStream]:
+        """Streams on the server that take consumer advisories, complete ones first."""
+        async with _boundary("Looking for advisory capture streams", timeout):
+            found: list[CaptureStream] = []
+            for info in await self._streams():
+                subjects = tuple(info.config.subjects or ())
+                if any(_subjects_overlap(s, a) for s in subjects for a in ADVISORY_SUBJECTS):
+                    found.append(
+                        CaptureStream(
+                            name=info.config.name,
+                            subjects=subjects,
+                            messages=int(info.state.messages),
+                            complete=_captures_all(subjects),
+                        )
+                    )
+        return sorted(found, key=lambda c: (not c.complete, c.name))
+
+    def _accept_existing(self, name: str, subjects: Iterable[str]) -> bool:
+        subjects = list(subjects)
+        if _captures_all(subjects):
+            return False
+        raise ConfigurationError(
+            f"Stream {name} exists but does not capture consumer advisories "
+            f"(its subjects: {', '.join(subjects) or 'none'}).",
+            hint="Choose a stream that captures them, or a new name to create one.",
+        )
+
+    async def _overlap_error(self, name: str) -> ConfigurationError:
+        holders = [c.name for c in await self.advisory_capture_streams() if c.name != name]
+        if holders:
+            return ConfigurationError(
+                f"Stream {holders[0]} already takes consumer advisories, so {name} cannot "
+                "take them too (JetStream gives each subject to one stream).",
+                hint=f"Choose {holders[0]} as this connection's capture stream.",
+            )
+        return ConfigurationError(
+            f"Another stream already takes consumer advisories, so {name} cannot.",
+            hint="Choose that stream as this connection's capture stream.",
+        )
 
     async def _streams(self) -> list[Any]:
         streams: list[Any] = []
@@ -319,6 +417,20 @@ class NatsConnector(Connector):
                 )
             return endpoints
 
+    async def consumer_lag(self, *, timeout: float = 10.0) -> JetStreamLagReport:
+        """Every durable consumer's num_pending and ack_pending, and the dead letters waiting."""
+        async with _boundary("Reading consumer lag", timeout):
+            consumers: list[ConsumerLag] = []
+            for info in await self._streams():
+                name = info.config.name
+                if name == self.advisory_stream:
+                    continue
+                for c in await self._js.consumers_info(name):
+                    consumers.append(_consumer_lag(name, c))
+            counts = await self._advisory_counts()
+        depths = {dead_letter_endpoint(*key): count for key, count in counts.items()}
+        return JetStreamLagReport(tuple(consumers), depths)
+
     async def depth(self, endpoint: str, *, timeout: float = 10.0) -> int:
         async with _boundary(f"Reading the depth of {endpoint}", timeout):
             dlq = _split_dead_letter_endpoint(endpoint)
@@ -370,6 +482,18 @@ class NatsConnector(Connector):
         return outcomes
 
 
+def _consumer_lag(stream: str, info: Any) -> ConsumerLag:
+    floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+    return ConsumerLag(
+        stream=stream,
+        consumer=info.name,
+        num_pending=int(info.num_pending or 0),
+        ack_pending=int(info.num_ack_pending or 0),
+        ack_floor=int(floor or 0),
+        waiting=int(info.num_waiting or 0) + (1 if info.push_bound else 0),
+    )
+
+
 class NatsBrowser(Browser):
     """Reads a stream, or a consumer's dead letters, by sequence: nothing is consumed.
 
@@ -381,7 +505,7 @@ class NatsBrowser(Browser):
 
     def __init__(self, connector: NatsConnector, endpoint: str, *, page_size: int) -> None:
         self._connector = connector
-        self._endpoint = endpoint
+        self.endpoint = endpoint
         self._page_size = max(1, page_size)
         self._dlq = _split_dead_letter_endpoint(endpoint)
         if self._dlq is not None:
@@ -417,7 +541,7 @@ class NatsBrowser(Browser):
         messages: list[Message] = []
         if self._done:
             return Page(messages, False)
-        async with _boundary(f"Browsing {self._endpoint}", timeout):
+        async with _boundary(f"Browsing {self.endpoint}", timeout):
             while len(messages) < self._page_size:
                 raw = await self._read_next()
                 if raw is None:
@@ -433,7 +557,7 @@ class NatsBrowser(Browser):
 
     def _stream_message(self, raw: RawStreamMsg) -> Message:
         return Message(
-            endpoint=self._endpoint,
+            endpoint=self.endpoint,
             id=f"{self._stream}:{raw.seq}",
             body=raw.data or b"",
             headers=tuple((raw.headers or {}).items()),
@@ -489,7 +613,7 @@ class NatsBrowser(Browser):
         if original is not None:
             attributes["subject"] = original.subject or ""
         return Message(
-            endpoint=self._endpoint,
+            endpoint=self.endpoint,
             id=message_id,
             body=(original.data or b"") if original else b"",
             headers=tuple((original.headers or {}).items()) if original else (),
@@ -501,7 +625,7 @@ class NatsBrowser(Browser):
     async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
         """Remove these dead letters' advisories from the capture stream (mark handled)."""
         outcomes: list[Outcome] = []
-        async with _boundary(f"Settling on {self._endpoint}", timeout):
+        async with _boundary(f"Settling on {self.endpoint}", timeout):
             for message in messages:
                 advisories = self._advisories.get(message.id)
                 if self._dlq is None or advisories is None:

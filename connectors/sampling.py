@@ -13,11 +13,12 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from .base import Connector
+from .dlq_inflow import InflowRate
 from .errors import CONNECTION_ERRORS
 from .health import Health, HealthPoint, evaluate
 from .model import BrokerKind
@@ -32,6 +33,8 @@ class Metric(enum.StrEnum):
     MEMBERS = "members"
     # Any broker, per dead-letter endpoint: messages not yet handled.
     DLQ_DEPTH = "dlq_depth"
+    # Any broker, per dead-letter endpoint: messages per minute arriving (from depth rises).
+    DLQ_INFLOW = "dlq_inflow"
     # RabbitMQ, per queue.
     READY = "ready"
     UNACKED = "unacked"
@@ -43,6 +46,8 @@ class Metric(enum.StrEnum):
     VISIBLE = "visible"
     IN_FLIGHT = "in_flight"
     DELAYED = "delayed"
+    # NATS JetStream, per stream (endpoint) and durable consumer (group); LAG is num_pending.
+    ACK_PENDING = "ack_pending"
 
 
 class Reachability(enum.StrEnum):
@@ -142,6 +147,25 @@ class QueueStats:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    """A JetStream durable consumer: not yet delivered, delivered but unacked, ack floor."""
+
+    stream: str
+    consumer: str
+    num_pending: int
+    ack_pending: int
+    ack_floor: int  # stream sequence every message up to which is acked (or given up)
+    waiting: int = 0  # pull requests waiting, plus one for a bound push subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class JetStreamLagReport:
+    consumers: tuple[ConsumerLag, ...]
+    # Dead-letter endpoint ("STREAM/consumer") -> advisories not yet handled.
+    dlq_depths: Mapping[str, int] = field(default_factory=dict)
+
+
 class _LagSource(Protocol):
     async def consumer_group_lag(
         self, *, dead_letter_topics: Iterable[str] = (), timeout: float = 10.0
@@ -150,6 +174,10 @@ class _LagSource(Protocol):
 
 class _QueueSource(Protocol):
     async def queue_stats(self, *, timeout: float = 10.0) -> list[QueueStats]: ...
+
+
+class _JetStreamSource(Protocol):
+    async def consumer_lag(self, *, timeout: float = 10.0) -> JetStreamLagReport: ...
 
 
 # -- one sampling round ----------------------------------------------------------------
@@ -335,6 +363,8 @@ class _Worker:
         self.progress: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         # group -> recent health points.
         self.points: dict[str, deque[HealthPoint]] = {}
+        # dead-letter endpoint -> its recent depths, for the inflow rate.
+        self.inflow: dict[str, InflowRate] = {}
 
     async def run(self) -> None:
         s = self.sampler
@@ -369,7 +399,7 @@ class _Worker:
                             await connector.close()
                         raise
                     self.connector = connector
-                snapshot = await self._sample(self.connector)
+                snapshot = self._with_inflow(await self._sample(self.connector))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -421,6 +451,8 @@ class _Worker:
             await self._discover(connector)
         if connector.kind is BrokerKind.KAFKA:
             return await self._sample_kafka(connector)  # type: ignore[arg-type]
+        if connector.kind is BrokerKind.NATS:
+            return await self._sample_nats(connector)  # type: ignore[arg-type]
         return await self._sample_queues(connector)  # type: ignore[arg-type]
 
     async def _discover(self, connector: Connector) -> None:
@@ -484,6 +516,61 @@ class _Worker:
             health=health,
         )
 
+    async def _sample_nats(self, connector: _JetStreamSource) -> Snapshot:
+        """JetStream consumers as groups: a durable consumer is a group, its stream a topic."""
+        s = self.sampler
+        report = await connector.consumer_lag(timeout=s.timeout)
+        now = s._clock()
+        samples: list[Sample] = []
+
+        def add(endpoint: str, group: str | None, m: Metric, v: float) -> None:
+            samples.append(Sample(self.name, BrokerKind.NATS, endpoint, group, None, m, v, now))
+
+        # A consumer name on several streams is one group, as a Kafka group over topics.
+        groups: dict[str, list[ConsumerLag]] = {}
+        for c in report.consumers:
+            groups.setdefault(c.consumer, []).append(c)
+            add(c.stream, c.consumer, Metric.LAG, c.num_pending)
+            add(c.stream, c.consumer, Metric.ACK_PENDING, c.ack_pending)
+            add(c.stream, c.consumer, Metric.COMMITTED, c.ack_floor)
+            seconds = self._lag_seconds((c.consumer, c.stream), now, c.ack_floor, c.num_pending)
+            if seconds is not None:
+                add(c.stream, c.consumer, Metric.LAG_SECONDS, seconds)
+        health: dict[str, Health] = {}
+        states: dict[str, str] = {}
+        for group, consumers in groups.items():
+            waiting = sum(c.waiting for c in consumers)
+            add("", group, Metric.MEMBERS, waiting)
+            states[group] = "Active" if waiting else "Idle"
+            points = self._points(group)
+            points.append(
+                HealthPoint(
+                    at=now,
+                    committed=sum(c.ack_floor for c in consumers),
+                    # Unacked messages wait too: a consumer sitting on them is stalled.
+                    lag=sum(c.num_pending + c.ack_pending for c in consumers),
+                    members=waiting,
+                )
+            )
+            health[group] = evaluate(points, window=s.window)
+        for gone in set(self.points) - set(groups):
+            points = self._points(gone)
+            points.append(HealthPoint(at=now, present=False))
+            health[gone] = evaluate(points, window=s.window)
+            if points[0].at < now - s.window and not any(p.present for p in points):
+                del self.points[gone]
+        for endpoint, depth in sorted(report.dlq_depths.items()):
+            add(endpoint, None, Metric.DLQ_DEPTH, depth)
+        return Snapshot(
+            connection=self.name,
+            kind=BrokerKind.NATS,
+            at=now,
+            reachability=Reachability.OK,
+            samples=tuple(samples),
+            group_states=states,
+            health=health,
+        )
+
     async def _sample_queues(self, connector: Any) -> Snapshot:
         s = self.sampler
         source: _QueueSource = connector
@@ -516,6 +603,19 @@ class _Worker:
             reachability=Reachability.OK,
             samples=tuple(samples),
         )
+
+    def _with_inflow(self, snapshot: Snapshot) -> Snapshot:
+        """Add each DLQ's inflow (messages/min from depth rises) next to its depth."""
+        rates = []
+        for sample in snapshot.samples:
+            if sample.metric is Metric.DLQ_DEPTH:
+                inflow = self.inflow.setdefault(sample.endpoint, InflowRate())
+                rate = inflow.add(sample.at, sample.value)
+                if rate is not None:
+                    rates.append(replace(sample, metric=Metric.DLQ_INFLOW, value=rate))
+        if not rates:
+            return snapshot
+        return replace(snapshot, samples=snapshot.samples + tuple(rates))
 
     def _points(self, group: str) -> deque[HealthPoint]:
         points = self.points.setdefault(group, deque())

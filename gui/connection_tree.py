@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from eventdesk.connectors.model import Endpoint
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QStackedWidget,
     QToolButton,
     QTreeView,
@@ -33,6 +34,8 @@ class ConnectionTreeWidget(QWidget):
     endpoint_selected = Signal(str, object)
     # The DLQ-only filter went on or off, by the operator or by the default.
     dead_letters_only_changed = Signal(bool)
+    # A context menu is about to open on a row of this connection (actions adapt to it).
+    context_menu_requested = Signal(str)
 
     def __init__(self, model: ConnectionTreeModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +103,9 @@ class ConnectionTreeWidget(QWidget):
         model.contents_changed.connect(self._on_model_changed)
         model.endpoints_first_loaded.connect(self._on_model_endpoints_first_loaded)
         self._on_model_changed()
+        self._context_actions: list[QAction] = []
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_view_custom_context_menu_requested)
 
     @property
     def model(self) -> ConnectionTreeModel:
@@ -116,6 +122,33 @@ class ConnectionTreeWidget(QWidget):
             button.setDefaultAction(action)
             button.setAutoRaise(True)
             self._toolbar.addWidget(button)
+
+    def add_context_actions(self, actions: Iterable[QAction]) -> None:
+        """Actions on a connection, offered on right-click of any of its rows."""
+        self._context_actions.extend(actions)
+
+    def current_connection(self) -> str | None:
+        """The connection of the current row (a connection or one of its endpoints)."""
+        index = self.view.currentIndex()
+        return index.data(Roles.CONNECTION) if index.isValid() else None
+
+    def context_menu(self, index: QModelIndex) -> QMenu | None:
+        """The right-click menu of a row; a connection row becomes current first (the
+        press on an endpoint row already made it current, and opened it)."""
+        if not index.isValid() or not self._context_actions:
+            return None
+        if index.data(Roles.ROW_KIND) != ENDPOINT_ROW:
+            self.view.setCurrentIndex(index)
+        self.context_menu_requested.emit(index.data(Roles.CONNECTION))
+        menu = QMenu(self)
+        menu.addActions(self._context_actions)
+        return menu
+
+    def _on_view_custom_context_menu_requested(self, position: QPoint) -> None:
+        menu = self.context_menu(self.view.indexAt(position))
+        if menu is not None:
+            menu.aboutToHide.connect(menu.deleteLater)
+            menu.popup(self.view.viewport().mapToGlobal(position))
 
     def set_dead_letters_only(self, on: bool) -> None:
         self._operator_chose_filter = True

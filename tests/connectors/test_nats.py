@@ -18,6 +18,8 @@ from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
 
 from tests.seed.nats import MAX_DELIVER, seed_nats
 
+pytestmark = pytest.mark.nats
+
 
 @pytest.fixture
 async def connector(nats: str) -> AsyncIterator[NatsConnector]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 
 import nats
 import nats.errors
@@ -55,15 +56,26 @@ async def seed_nats(
                 max_deliver=MAX_DELIVER, ack_policy=AckPolicy.EXPLICIT, ack_wait=30
             ),
         )
-        # Each round delivers what is due; a nak makes it due again at once. The last
-        # (empty) fetch is the pull request on which the server notices max_deliver.
-        for _ in range(MAX_DELIVER + 1):
+        # Each round delivers what is due; a nak makes it due again at once. The fetch
+        # after the last nak is the pull request on which the server notices max_deliver.
+        # Rounds go on until every message had all its deliveries: on a busy machine a
+        # round may time out before anything is delivered.
+        deliveries: dict[int, int] = {}
+        wanted = exhaust * MAX_DELIVER + (count - exhaust)
+        deadline = time.monotonic() + 20
+        while True:
+            done = sum(deliveries.values()) >= wanted
             try:
                 msgs = await sub.fetch(count, timeout=0.5)
-            except nats.errors.TimeoutError:
-                continue
+            except TimeoutError:  # nats-py raises its own subclass, or asyncio's
+                msgs = []
+            if done and not msgs:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"seeding {stream}: deliveries {deliveries} of {wanted}")
             for msg in msgs:
                 number = int(msg.headers["order-number"]) if msg.headers else 0
+                deliveries[number] = deliveries.get(number, 0) + 1
                 if number < exhaust:
                     await msg.nak()
                 elif number < exhaust + terminate:
