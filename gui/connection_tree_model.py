@@ -7,8 +7,10 @@ an F5; only endpoints that appeared or vanished are inserted or removed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from eventdesk.connectors.health import HealthState
 from eventdesk.connectors.model import BrokerKind, Endpoint
 from eventdesk.connectors.profiles import ConnectionProfile
 from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
@@ -30,6 +32,9 @@ class Roles(enum.IntEnum):
     IS_DEAD_LETTER = Qt.ItemDataRole.UserRole + 4
     DEPTH = Qt.ItemDataRole.UserRole + 5  # int or None
     STATE = Qt.ItemDataRole.UserRole + 6  # ConnectionState, on connection rows
+    # What the Monitor knows about an endpoint (see EndpointMark), on endpoint rows.
+    HEALTH = Qt.ItemDataRole.UserRole + 20  # HealthState value (str) or None
+    ALERT = Qt.ItemDataRole.UserRole + 21  # active alert titles, "" when none
 
 
 CONNECTION_ROW = "connection"
@@ -46,6 +51,26 @@ _STATE_COLORS = {
     ConnectionState.ERROR: "#d32f2f",
 }
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMark:
+    """The Monitor's word on an endpoint: the worst health of its groups, active alerts."""
+
+    health: HealthState | None = None
+    reason: str = ""  # one line per consumer group
+    alert: str = ""  # active alert titles, one per line
+
+    def tooltip_lines(self) -> list[str]:
+        lines = []
+        if self.health is not None:
+            lines.append(f"Health: {self.health.value.upper()}")
+            lines.extend(f"  {line}" for line in self.reason.splitlines())
+        lines.extend(f"⚠ {line}" for line in self.alert.splitlines())
+        return lines
+
+
+_NO_MARK = EndpointMark()
 
 
 def _dot_icon(color: str) -> QIcon:
@@ -97,6 +122,7 @@ class ConnectionTreeModel(QStandardItemModel):
         self._icons = {state: _dot_icon(color) for state, color in _STATE_COLORS.items()}
         self._kinds: dict[str, BrokerKind] = {}
         self._loaded: set[str] = set()
+        self._marks: dict[tuple[str, str], EndpointMark] = {}
 
     # -- connections ------------------------------------------------------------------
 
@@ -221,6 +247,20 @@ class ConnectionTreeModel(QStandardItemModel):
         old: Endpoint = self.itemFromIndex(index).data(Roles.ENDPOINT)
         self._update_endpoint_row(parent, index.row(), _with_depth(old, depth))
 
+    def set_endpoint_marks(self, marks: Mapping[tuple[str, str], EndpointMark]) -> None:
+        """Health and alerts per (connection, endpoint); rows not named lose theirs."""
+        old, self._marks = self._marks, dict(marks)
+        for connection, endpoint in set(old) | set(self._marks):
+            if old.get((connection, endpoint)) == self._marks.get((connection, endpoint)):
+                continue
+            index = self.endpoint_index(connection, endpoint)
+            if index.isValid():
+                parent = self.itemFromIndex(index.parent())
+                self._update_endpoint_row(parent, index.row(), index.data(Roles.ENDPOINT))
+
+    def endpoint_mark(self, connection: str, endpoint: str) -> EndpointMark:
+        return self._marks.get((connection, endpoint), _NO_MARK)
+
     def has_dead_letters(self) -> bool:
         return any(e.is_dead_letter for name in self._kinds for e in self.endpoints(name))
 
@@ -246,7 +286,10 @@ class ConnectionTreeModel(QStandardItemModel):
         depth_item: QStandardItem,
         endpoint: Endpoint,
     ) -> None:
-        tooltip = endpoint_tooltip(endpoint, self._kinds.get(connection))
+        mark = self._marks.get((connection, endpoint.name), _NO_MARK)
+        tooltip = "\n".join(
+            [endpoint_tooltip(endpoint, self._kinds.get(connection)), *mark.tooltip_lines()]
+        )
         name_item.setText(endpoint.name)
         font = QFont(name_item.font())
         font.setBold(endpoint.is_dead_letter)
@@ -255,6 +298,8 @@ class ConnectionTreeModel(QStandardItemModel):
             item.setData(endpoint, Roles.ENDPOINT)
             item.setData(endpoint.is_dead_letter, Roles.IS_DEAD_LETTER)
             item.setData(endpoint.depth, Roles.DEPTH)
+            item.setData(None if mark.health is None else mark.health.value, Roles.HEALTH)
+            item.setData(mark.alert, Roles.ALERT)
             item.setToolTip(tooltip)
         depth_item.setText(count_text(endpoint.depth))
 

@@ -1,12 +1,15 @@
-"""Paints endpoint rows: a red "DLQ" tag before dead-letter queue names, depths as pills."""
+"""Paints endpoint rows: a red "DLQ" tag before dead-letter queue names, depths as pills,
+the Monitor's health badge after the name, and a tinted row while an alert is active."""
 
 from __future__ import annotations
 
+from eventdesk.connectors.health import HealthState
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from .connection_tree_model import ENDPOINT_ROW, Roles
+from .health_colors import HEALTH_COLORS
 
 TAG_TEXT = "DLQ"
 _TAG_COLOR = QColor("#c62828")
@@ -14,6 +17,8 @@ _PILL_ALERT = QColor("#fde0dc")
 _PILL_ALERT_TEXT = QColor("#b71c1c")
 _PILL_QUIET = QColor("#eceff1")
 _PILL_QUIET_TEXT = QColor("#37474f")
+_ALERT_ROW = QColor("#ffe3e0")
+_BADGE_W = 14
 _PAD_X = 6
 _GAP = 6
 _Index = QModelIndex | QPersistentModelIndex
@@ -31,6 +36,15 @@ class EndpointItemDelegate(QStyledItemDelegate):
         if index.data(Roles.ROW_KIND) != ENDPOINT_ROW:
             super().paint(painter, option, index)
             return
+        if index.data(Roles.ALERT):
+            painter.fillRect(option.rect, _ALERT_ROW)
+        health = index.data(Roles.HEALTH) if index.column() == 0 else None
+        if health:
+            badge = QRect(option.rect)
+            badge.setLeft(option.rect.right() - _BADGE_W)
+            option = QStyleOptionViewItem(option)
+            option.rect = option.rect.adjusted(0, 0, -_BADGE_W, 0)
+            self._paint_health_badge(painter, badge, health)
         if index.column() == 0 and index.data(Roles.IS_DEAD_LETTER):
             self._paint_tagged_name(painter, option, index)
         elif index.column() == 1 and index.data(Roles.DEPTH) is not None:
@@ -40,6 +54,8 @@ class EndpointItemDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         size = super().sizeHint(option, index)
+        if index.column() == 0 and index.data(Roles.HEALTH):
+            size.setWidth(size.width() + _BADGE_W)
         if index.column() == 0 and index.data(Roles.IS_DEAD_LETTER):
             tag = QFontMetrics(_small_bold(option.font)).horizontalAdvance(TAG_TEXT)
             size.setWidth(size.width() + tag + 2 * _PAD_X + _GAP)
@@ -86,6 +102,17 @@ class EndpointItemDelegate(QStyledItemDelegate):
         painter.drawText(
             text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, elided
         )
+        painter.restore()
+
+    def _paint_health_badge(self, painter: QPainter, rect: QRect, health: str) -> None:
+        colour = QColor(HEALTH_COLORS.get(HealthState(health), "#9e9e9e"))
+        size = min(8, rect.height() - 4)
+        dot = QRectF(rect.center().x() - size / 2, rect.center().y() - size / 2 + 1, size, size)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawEllipse(dot)
         painter.restore()
 
     def _paint_depth_pill(

@@ -1,8 +1,9 @@
-"""The Monitor view: consumer lag and DLQ depth charted live, group health, latest values.
+"""The Monitor view: consumer lag and DLQ depth charted live, group health, alerts.
 
 It owns a `Sampler` over the window's connections (its own connectors, never the
 browsing ones) and observes its snapshots: samples go into chart buffers and the
-metrics store; the charts redraw on their own timer.
+metrics store, alert rules are judged on each one and their events go to the event
+log; the charts redraw on their own timer. On open, the charts are filled from history.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from pathlib import Path
 
+from eventdesk.connectors.alerts import (
+    HEALTH_ORDER,
+    AlertEvaluator,
+    AlertRule,
+    EventKind,
+    EventLog,
+    TimelineEvent,
+    load_rules,
+)
 from eventdesk.connectors.health import Health, HealthState
-from eventdesk.connectors.metrics_store import MetricsStore
+from eventdesk.connectors.metrics_store import DAY, MetricsStore
 from eventdesk.connectors.sampling import (
     ConnectorFactory,
     Metric,
@@ -21,7 +32,14 @@ from eventdesk.connectors.sampling import (
     SeriesKey,
     Snapshot,
 )
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,10 +53,15 @@ from PySide6.QtWidgets import (
     QTableView,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from .alert_log_widget import AlertLogWidget
+from .alert_rules_dialog import AlertRulesDialog
+from .connection_tree_model import EndpointMark
+from .health_colors import HEALTH_COLORS
 from .lag_chart_widget import LagChartWidget
 from .operations import AsyncOp, TaskOwner, report_failure
 
@@ -46,17 +69,14 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5.0
 WINDOW_PRESETS = (("5 min", 300.0), ("1 h", 3600.0), ("24 h", 86400.0))
-HEALTH_COLORS = {
-    HealthState.OK: "#2e9d4f",
-    HealthState.WARNING: "#e0a800",
-    HealthState.STALLED: "#e8590c",
-    HealthState.STOPPED: "#6c757d",
-    HealthState.ERROR: "#d32f2f",
-}
 _GREY = QColor("#9e9e9e")
 _ROOT = QModelIndex()
 
 FactoriesProvider = Callable[[], Mapping[str, ConnectorFactory]]
+HISTORY_S = DAY  # the longest window preset: what the charts are filled with on open
+LOG_ROWS_ON_OPEN = 200
+EVENTS_KEPT_S = 90 * DAY  # alerts outlive samples: incident reports look back further
+_CHARTED = (Metric.DLQ_DEPTH, Metric.DLQ_INFLOW)
 
 
 def group_key(connection: str, group: str) -> SeriesKey:
@@ -66,7 +86,7 @@ def group_key(connection: str, group: str) -> SeriesKey:
 
 def _series_label(key: Hashable) -> str:
     assert isinstance(key, SeriesKey)
-    if key.metric is Metric.DLQ_DEPTH:
+    if key.metric in _CHARTED:
         return f"{key.endpoint} ({key.connection})"
     if key.partition is not None:
         return f"{key.endpoint}[{key.partition}]"
@@ -158,12 +178,21 @@ class SeriesTableModel(QAbstractTableModel):
 class MonitorView(QWidget, TaskOwner):
     """Live lag and DLQ depth per connection, sampled while the view runs."""
 
+    # An alert fired or recovered (TimelineEvent): the window notifies the desktop.
+    alert_raised = Signal(object)
+    # Alerts, recoveries and health changes, once per snapshot that had any.
+    events_recorded = Signal(object)
+    # {(connection, endpoint): EndpointMark}, whenever a health badge or alert changed.
+    endpoint_marks_changed = Signal(object)
+
     def __init__(
         self,
         factories: FactoriesProvider,
         *,
         store: MetricsStore | None = None,
         open_store: bool = True,
+        event_log: EventLog | None = None,
+        rules_path: Path | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -171,6 +200,14 @@ class MonitorView(QWidget, TaskOwner):
         self._store = store
         self._open_store = open_store and store is None
         self._owns_store = False
+        self._event_log = event_log
+        self._owns_event_log = False
+        self._rules_path = rules_path
+        self.evaluator = AlertEvaluator()
+        self._marks: dict[tuple[str, str], EndpointMark] = {}
+        self._history_loaded = False
+        self.history_points_loaded = 0
+        self.rules_dialog: AlertRulesDialog | None = None
         self.sampler: Sampler | None = None
         self._started = False
         self._latest: dict[str, Snapshot] = {}
@@ -179,6 +216,7 @@ class MonitorView(QWidget, TaskOwner):
         self._selected_group: tuple[str, str] | None = None
         self._partitions: dict[tuple[str, str], list[SeriesKey]] = {}
         self._dlqs: list[SeriesKey] = []
+        self._inflows: list[SeriesKey] = []
         self.snapshots_seen = 0
 
         # Controls.
@@ -209,6 +247,10 @@ class MonitorView(QWidget, TaskOwner):
         self.window_buttons.idClicked.connect(self._on_window_buttons_id_clicked)
         controls.addSpacing(12)
         controls.addWidget(self.pause_button)
+        self.rules_button = QPushButton("Alert rules…", self)
+        self.rules_button.setToolTip("Thresholds per endpoint that raise a desktop notification")
+        self.rules_button.clicked.connect(self._on_rules_button_clicked)
+        controls.addWidget(self.rules_button)
         controls.addStretch(1)
         self.status_label = QLabel("Not sampling yet.", self)
         controls.addWidget(self.status_label)
@@ -238,6 +280,10 @@ class MonitorView(QWidget, TaskOwner):
 
         self.lag_chart = LagChartWidget("Consumer group lag", label=_series_label, parent=self)
         self.dlq_chart = LagChartWidget("Dead-letter depth", label=_series_label, parent=self)
+        self.inflow_chart = LagChartWidget(
+            "Dead-letter inflow (messages/min)", label=_series_label, parent=self
+        )
+        self.alert_log = AlertLogWidget(self)
 
         self.series_model = SeriesTableModel(self)
         self.series_table = QTableView(self)
@@ -257,8 +303,12 @@ class MonitorView(QWidget, TaskOwner):
         charts = QSplitter(Qt.Orientation.Vertical, self)
         charts.addWidget(self.lag_chart)
         charts.addWidget(self.dlq_chart)
-        charts.addWidget(self.series_table)
-        charts.setSizes([420, 220, 160])
+        charts.addWidget(self.inflow_chart)
+        self.bottom_tabs = QTabWidget(self)
+        self.bottom_tabs.addTab(self.series_table, "Latest values")
+        self.bottom_tabs.addTab(self.alert_log, "Alert log")
+        charts.addWidget(self.bottom_tabs)
+        charts.setSizes([380, 200, 160, 180])
         charts.setChildrenCollapsible(False)
         body = QSplitter(Qt.Orientation.Horizontal, self)
         body.addWidget(left)
@@ -297,6 +347,16 @@ class MonitorView(QWidget, TaskOwner):
                 self._owns_store = True
             except Exception as exc:
                 report_failure(self, exc, context="Opening the metrics history")
+        if self._event_log is None:
+            try:
+                self._event_log = EventLog()
+                self._owns_event_log = True
+            except Exception as exc:
+                report_failure(self, exc, context="Opening the alert log")
+        try:
+            self.evaluator.set_rules(load_rules(self._rules_path))
+        except Exception as exc:
+            report_failure(self, exc, context="Reading the alert rules")
         self._restart()
 
     @property
@@ -320,6 +380,10 @@ class MonitorView(QWidget, TaskOwner):
         async def run() -> None:
             if old is not None:
                 await old.close()
+            if not self._history_loaded:
+                # Before the first live sample: chart buffers take points in time order.
+                self._history_loaded = True
+                await self._load_history(set(factories))
             async with sampler:
                 await asyncio.Event().wait()  # until cancelled
 
@@ -339,6 +403,90 @@ class MonitorView(QWidget, TaskOwner):
         if self._owns_store and self._store is not None:
             self._store.close()
             self._store = None
+        if self._owns_event_log and self._event_log is not None:
+            self._event_log.close()
+            self._event_log = None
+
+    # -- history -----------------------------------------------------------------------
+
+    async def _load_history(self, connections: set[str]) -> None:
+        """Charts and the alert log from the stores, so they survive a restart."""
+        store, event_log = self._store, self._event_log
+        until = time.time()
+        try:
+            if store is not None:
+                points = await asyncio.to_thread(
+                    read_chart_history, store, connections, until - HISTORY_S, until
+                )
+                self._apply_history(points)
+            if event_log is not None:
+                await asyncio.to_thread(event_log.prune, until - EVENTS_KEPT_S)
+                self.alert_log.add(await asyncio.to_thread(event_log.latest, LOG_ROWS_ON_OPEN))
+        except Exception as exc:  # history is a comfort: live sampling goes on without it
+            report_failure(self, exc, context="Loading the monitoring history")
+
+    def _apply_history(self, points: Mapping[SeriesKey, list[tuple[float, float]]]) -> None:
+        for key, series in points.items():
+            if key.metric is Metric.LAG:
+                chart, keys = self.lag_chart, None
+                if (key.connection, key.group) not in self._groups:
+                    self._groups.append((key.connection, key.group))
+            else:
+                chart = self.dlq_chart if key.metric is Metric.DLQ_DEPTH else self.inflow_chart
+                keys = self._dlqs if key.metric is Metric.DLQ_DEPTH else self._inflows
+            if keys is not None and key not in keys:
+                keys.append(key)
+            for at, value in series:
+                chart.append(key, at, value)
+            if series:
+                self.series_model.update(key, *series[-1])
+            self.history_points_loaded += len(series)
+        self._update_groups_table()
+        self._update_shown()
+
+    # -- alerts ------------------------------------------------------------------------
+
+    def set_rules(self, rules: Iterable[AlertRule]) -> None:
+        self.evaluator.set_rules(rules)
+        self._update_marks()
+
+    def open_alert_rules(self, connection: str = "", endpoint: str = "") -> AlertRulesDialog:
+        """The rules dialog, prefilled for an endpoint when given; saving applies at once."""
+        names = sorted(set(self._factories()) | set(self._latest))
+        dialog = AlertRulesDialog(
+            self.evaluator.rules,
+            connections=names,
+            connection=connection,
+            endpoint=endpoint,
+            path=self._rules_path,
+            parent=self,
+        )
+        dialog.rules_saved.connect(self.set_rules)
+        dialog.finished.connect(dialog.deleteLater)
+        self.rules_dialog = dialog
+        dialog.open()
+        return dialog
+
+    async def _record(self, events: list[TimelineEvent]) -> None:
+        self.alert_log.add(events)
+        self.events_recorded.emit(events)
+        for event in events:
+            if event.kind is not EventKind.HEALTH:
+                self.alert_raised.emit(event)
+        if self._event_log is not None:
+            try:
+                await asyncio.to_thread(self._event_log.record, events)
+            except Exception as exc:
+                log.warning("Recording alert events failed: %s", exc)
+
+    def endpoint_marks(self) -> dict[tuple[str, str], EndpointMark]:
+        return dict(self._marks)
+
+    def _update_marks(self) -> None:
+        marks = endpoint_marks(self._latest.values(), self.evaluator)
+        if marks != self._marks:
+            self._marks = marks
+            self.endpoint_marks_changed.emit(dict(marks))
 
     # -- snapshots ---------------------------------------------------------------------
 
@@ -346,6 +494,10 @@ class MonitorView(QWidget, TaskOwner):
         if self.sampler is None:
             return
         self._apply(snapshot)
+        events = self.evaluator.evaluate(snapshot)
+        self._update_marks()
+        if events:
+            await self._record(events)
         if not snapshot.stale and snapshot.samples and self._store is not None:
             try:
                 await asyncio.to_thread(self._store.add, snapshot.samples)
@@ -379,6 +531,10 @@ class MonitorView(QWidget, TaskOwner):
                     self.dlq_chart.append(key, snapshot.at, sample.value)
                     if key not in self._dlqs:
                         self._dlqs.append(key)
+                elif sample.metric is Metric.DLQ_INFLOW:
+                    self.inflow_chart.append(key, snapshot.at, sample.value)
+                    if key not in self._inflows:
+                        self._inflows.append(key)
             for group in snapshot.group_states:
                 group_totals.setdefault(group, 0.0)
             for group, lag in group_totals.items():
@@ -401,12 +557,14 @@ class MonitorView(QWidget, TaskOwner):
             keys = [group_key(c, g) for c, g in self._groups]
         self.lag_chart.show_keys(keys)
         self.dlq_chart.show_keys(self._dlqs)
+        self.inflow_chart.show_keys(self._inflows)
 
     def _update_unreachable(self) -> None:
         stale = set(self._unreachable_since)
         self.series_model.set_stale_connections(stale)
         self.lag_chart.set_stale(k for k in self.lag_chart.keys() if k.connection in stale)
         self.dlq_chart.set_stale(k for k in self.dlq_chart.keys() if k.connection in stale)
+        self.inflow_chart.set_stale(k for k in self.inflow_chart.keys() if k.connection in stale)
         if not stale:
             self.unreachable_label.hide()
             return
@@ -437,10 +595,12 @@ class MonitorView(QWidget, TaskOwner):
             snapshot = self._latest.get(connection)
             stale = snapshot is None or snapshot.stale
             health = self.health(connection, group)
-            if health is None and stale:
+            if health is None and snapshot is not None and snapshot.stale:
                 health = Health(HealthState.ERROR, "The broker cannot be reached.")
             state = health.state if health is not None else HealthState.OK
             reason = health.reason if health is not None else "No judgement yet."
+            if snapshot is None:  # known from history only, until the first live round
+                reason = "From history; no live sample yet."
             buffer = self.lag_chart.buffer(group_key(connection, group))
             lag = buffer.last() if buffer is not None else None
             name_item = table.item(row, 0) or QTableWidgetItem()
@@ -461,6 +621,9 @@ class MonitorView(QWidget, TaskOwner):
 
     # -- handlers ----------------------------------------------------------------------
 
+    def _on_rules_button_clicked(self) -> None:
+        self.open_alert_rules()
+
     def _on_interval_spin_value_changed(self, seconds: float) -> None:
         if self.sampler is not None:
             self.sampler.set_interval(seconds)
@@ -469,11 +632,13 @@ class MonitorView(QWidget, TaskOwner):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.lag_chart.set_paused(paused)
         self.dlq_chart.set_paused(paused)
+        self.inflow_chart.set_paused(paused)
 
     def _on_window_buttons_id_clicked(self, index: int) -> None:
         seconds = WINDOW_PRESETS[index][1]
         self.lag_chart.set_window(seconds)
         self.dlq_chart.set_window(seconds)
+        self.inflow_chart.set_window(seconds)
 
     def _on_groups_table_selection_changed(self) -> None:
         rows = {index.row() for index in self.groups_table.selectedIndexes()}
@@ -490,3 +655,60 @@ class MonitorView(QWidget, TaskOwner):
             self.groups_table.clearSelection()
             return
         self.groups_table.selectRow(self._groups.index((connection, group)))
+
+
+# -- pure helpers (no widgets): history reading and endpoint marks ----------------------
+
+
+def read_chart_history(
+    store: MetricsStore, connections: set[str], start: float, end: float
+) -> dict[SeriesKey, list[tuple[float, float]]]:
+    """What the charts show, from the store: each group's lag summed over its topics
+    (as the live view sums it), and each DLQ's depth and inflow. Partitions are left
+    out: drill-down fills them live."""
+    found: dict[SeriesKey, list[tuple[float, float]]] = {}
+    group_sums: dict[SeriesKey, dict[float, float]] = {}
+    for key in store.series():
+        if key.connection not in connections:
+            continue
+        if key.metric is Metric.LAG and key.group and key.endpoint and key.partition is None:
+            sums = group_sums.setdefault(group_key(key.connection, key.group), {})
+            for at, value in store.query(key, start, end):
+                sums[at] = sums.get(at, 0.0) + value
+        elif key.metric in _CHARTED and key.partition is None:
+            found[key] = store.query(key, start, end)
+    for key, sums in group_sums.items():
+        found[key] = sorted(sums.items())
+    return found
+
+
+def endpoint_marks(
+    snapshots: Iterable[Snapshot], evaluator: AlertEvaluator
+) -> dict[tuple[str, str], EndpointMark]:
+    """Per (connection, endpoint): the worst health of the groups consuming it, with each
+    group's reason, and the alerts active on it."""
+    health: dict[tuple[str, str], list[tuple[str, Health]]] = {}
+    topics: dict[tuple[str, str], set[str]] = {}
+    for snapshot in snapshots:
+        for sample in snapshot.samples:
+            if sample.metric is Metric.LAG and sample.group and sample.partition is None:
+                topics.setdefault((snapshot.connection, sample.group), set()).add(sample.endpoint)
+        for group, judged in snapshot.health.items():
+            for topic in topics.get((snapshot.connection, group), ()):
+                health.setdefault((snapshot.connection, topic), []).append((group, judged))
+    alerts: dict[tuple[str, str], list[str]] = {}
+    for active in evaluator.active():
+        names = [active.endpoint] if active.endpoint else []
+        names = names or sorted(topics.get((active.connection, active.group), ()))
+        now = "" if active.value is None else f" (now {active.value:,.0f})"
+        for name in names:
+            alerts.setdefault((active.connection, name), []).append(active.rule.describe() + now)
+    marks = {}
+    for where in set(health) | set(alerts):
+        groups = sorted(health.get(where, []), key=lambda g: -HEALTH_ORDER.index(g[1].state))
+        marks[where] = EndpointMark(
+            health=groups[0][1].state if groups else None,
+            reason="\n".join(f"{g}: {h.state.value.upper()} — {h.reason}" for g, h in groups),
+            alert="\n".join(alerts.get(where, [])),
+        )
+    return marks
