@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   curl                   # broker health checks
   xvfb xauth             # screenshots of the real window
   dbus gnome-keyring     # a real Secret Service for keyring tests
+  poppler-utils          # pdftotext, pdfimages: the incident report tests read the PDF
   libegl1 libgl1 libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
   fonts-dejavu-core
