@@ -25,7 +25,7 @@ from typing import Any, Self
 import platformdirs
 
 from .errors import ConfigurationError
-from .model import Outcome
+from .model import Headers, Outcome
 
 # Action and message states, as stored.
 ACTION_STATUSES = ("planned", "running", "completed", "interrupted", "failed", "cancelled")
@@ -67,6 +67,14 @@ CREATE TABLE IF NOT EXISTS action_owners (
     claimed_at TEXT NOT NULL
 );
 """
+
+# Columns added after the first release: journals made before them gain them when opened.
+_ADDED_MESSAGE_COLUMNS = (
+    # What an edited replay sent instead of the dead letter's body (and headers, as JSON);
+    # NULL when the message went as it was. payload_sha256 stays the original's.
+    ("edited_body", "BLOB"),
+    ("edited_headers", "TEXT"),
+)
 
 
 def default_journal_path() -> Path:
@@ -110,6 +118,9 @@ class PlannedMessage:
     payload_sha256: str
     # Where a replay sends it; messages of one replay may go to different targets.
     target: str | None = None
+    # What an edited replay sends instead of the dead letter's body and headers.
+    edited_body: bytes | None = None
+    edited_headers: Headers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +132,8 @@ class MessageRecord:
     state: str
     detail: str
     updated_at: str
+    edited_body: bytes | None = None
+    edited_headers: Headers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,7 @@ class ActionRecord:
                     "target": m.target,
                     "state": m.state,
                     "detail": m.detail,
+                    "edited": m.edited_body is not None,
                 }
                 for m in self.messages
             ]
@@ -192,6 +206,7 @@ class Journal:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
+            _add_missing_columns(db)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigurationError(
                 f"Cannot open the journal at {path}: {exc}",
@@ -254,9 +269,19 @@ class Journal:
             )
             self._db.executemany(
                 "INSERT INTO action_messages (action_id, position, source_id, payload_sha256,"
-                " target, state, updated_at) VALUES (?,?,?,?,?,'pending',?)",
+                " target, state, updated_at, edited_body, edited_headers)"
+                " VALUES (?,?,?,?,?,'pending',?,?,?)",
                 [
-                    (action_id, position, m.source_id, m.payload_sha256, m.target, now)
+                    (
+                        action_id,
+                        position,
+                        m.source_id,
+                        m.payload_sha256,
+                        m.target,
+                        now,
+                        m.edited_body,
+                        _headers_to_json(m.edited_headers),
+                    )
                     for position, m in enumerate(messages)
                 ],
             )
@@ -339,7 +364,11 @@ class Journal:
                 new_state = (state or "settled") if outcome.ok else "failed"
                 self._db.execute(
                     "UPDATE action_messages SET state=?, detail=?, updated_at=?"
+                    # Left to itself SQLite walks every earlier row of the action on the
+                    # primary key (1.3 ms per update at message 9,000); the index keeps each
+                    # update constant.
                     " WHERE action_id=? AND position=(SELECT min(position) FROM action_messages"
+                    " INDEXED BY action_messages_by_id"
                     " WHERE action_id=? AND source_id=? AND state NOT IN (?, 'settled'))",
                     (
                         new_state,
@@ -372,12 +401,16 @@ class Journal:
                 return None
             columns = [c[0] for c in cursor.description]
             messages = self._db.execute(
-                "SELECT position, source_id, payload_sha256, target, state, detail, updated_at"
+                "SELECT position, source_id, payload_sha256, target, state, detail, updated_at,"
+                " edited_body, edited_headers"
                 " FROM action_messages WHERE action_id=? ORDER BY position",
                 (action_id,),
             ).fetchall()
             record = self._action(dict(zip(columns, row, strict=True)))
-        return replace(record, messages=tuple(MessageRecord(*m) for m in messages))
+        return replace(
+            record,
+            messages=tuple(MessageRecord(*m[:7], m[7], _headers_from_json(m[8])) for m in messages),
+        )
 
     def unfinished(self, *, mark_abandoned: bool = False) -> list[ActionRecord]:
         """Actions that never reached an end (the app died, the broker went): resume offers.
@@ -419,6 +452,50 @@ class Journal:
             detail=row["detail"] or "",
             counts=counts,
         )
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_info(action_messages)")}
+    for name, kind in _ADDED_MESSAGE_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE action_messages ADD COLUMN {name} {kind}")
+
+
+# Edited headers as JSON: bytes and datetimes tagged so they come back as they were.
+def _headers_to_json(headers: Headers | None) -> str | None:
+    if headers is None:
+        return None
+    return json.dumps([[name, _tagged(value)] for name, value in headers])
+
+
+def _headers_from_json(text: str | None) -> Headers | None:
+    if text is None:
+        return None
+    return tuple((name, _untagged(value)) for name, value in json.loads(text))
+
+
+def _tagged(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return {"$bytes": bytes(value).hex()}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, list | tuple):
+        return [_tagged(v) for v in value]
+    if isinstance(value, Mapping):
+        return {"$table": {str(k): _tagged(v) for k, v in value.items()}}
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if isinstance(value, dict):
+        if "$bytes" in value:
+            return bytes.fromhex(value["$bytes"])
+        if "$datetime" in value:
+            return datetime.fromisoformat(value["$datetime"])
+        return {k: _untagged(v) for k, v in value.get("$table", {}).items()}
+    return value
 
 
 __all__ = [

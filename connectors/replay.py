@@ -18,7 +18,13 @@ from typing import Any
 from .base import Browser, Connector
 from .dead_letters import is_dead_letter_header
 from .errors import CONNECTION_ERRORS, EventdeskError
-from .journal import FINISHED_STATUSES, Journal, MessageRecord, PlannedMessage, payload_sha256
+from .journal import (
+    FINISHED_STATUSES,
+    Journal,
+    MessageRecord,
+    PlannedMessage,
+    payload_sha256,
+)
 from .model import Headers, HeaderValue, Message, Outcome, Outgoing
 
 log = logging.getLogger(__name__)
@@ -76,6 +82,22 @@ class ReplayOptions:
             raise ValueError("rate must be positive")
         if self.max_replays is not None and self.max_replays < 1:
             raise ValueError("max_replays must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdit:
+    """The operator's version of a dead letter: sent instead of its body (and headers).
+
+    The dead letter itself stays what the browser holds, so settling still finds it.
+    """
+
+    body: bytes
+    # None: the dead letter's own headers.
+    headers: Headers | None = None
+
+
+# Edits by the dead letter's Message.id; a message without one is sent as it is.
+Edits = Mapping[str, MessageEdit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +186,18 @@ def _strip(name: str) -> bool:
     return is_dead_letter_header(name) or name in _BROKER_DELIVERY_HEADERS
 
 
-def outgoing_for(message: Message, options: ReplayOptions, replay_id: str) -> Outgoing:
-    """The dead letter exactly as the replay sends it; the preview shows this same value."""
+def outgoing_for(
+    message: Message, options: ReplayOptions, replay_id: str, edit: MessageEdit | None = None
+) -> Outgoing:
+    """The dead letter exactly as the replay sends it; the preview shows this same value.
+
+    With an `edit`, its body and headers replace the dead letter's; the replay headers
+    still count and key on the original.
+    """
+    base = message.headers if edit is None or edit.headers is None else edit.headers
     headers: list[tuple[str, Any]] = [
         (name, value)
-        for name, value in message.headers
+        for name, value in base
         if not (options.add_replay_headers and name in _REPLAY_HEADERS)
         and not (options.strip_dead_letter_headers and _strip(name))
     ]
@@ -186,7 +215,7 @@ def outgoing_for(message: Message, options: ReplayOptions, replay_id: str) -> Ou
     }
     return Outgoing(
         source_id=message.id,
-        body=message.body,
+        body=message.body if edit is None else edit.body,
         key=message.key,
         headers=tuple(headers),
         options=carried,
@@ -213,8 +242,10 @@ def preview(
     *,
     options: ReplayOptions,
     replay_id: str = "(assigned when the replay starts)",
+    edits: Edits | None = None,
 ) -> list[PreviewItem]:
     """What a replay would do with each message; changes nothing."""
+    edits = edits or {}
     items: list[PreviewItem] = []
     for message in dead_letters:
         destination = target or default_target(message)
@@ -225,7 +256,9 @@ def preview(
             PreviewItem(
                 message=message,
                 target=destination,
-                outgoing=None if reason else outgoing_for(message, options, replay_id),
+                outgoing=None
+                if reason
+                else outgoing_for(message, options, replay_id, edits.get(message.id)),
                 refused=reason,
             )
         )
@@ -387,13 +420,17 @@ async def replay(
     source_connection: str = "",
     target_connection: str | None = None,
     action_id: str | None = None,
+    edits: Edits | None = None,
 ) -> ReplayResult:
     """Replay browsed dead letters to `target` (None: each one's original destination).
 
     On one connector the connector publishes and settles (`send_and_settle`); across
     connectors the target confirms first and the source browser settles what it confirmed.
-    Refused (loop guard) and target-less messages fail without being sent.
+    Refused (loop guard) and target-less messages fail without being sent. `edits` (by
+    message id) are sent instead of those dead letters' bodies and headers; the journal
+    keeps each original's payload hash beside the edited version.
     """
+    edits = dict(edits or {})
     source = getattr(browser, "endpoint", "") or (dead_letters[0].endpoint if dead_letters else "")
     targets = {m.id: (target or default_target(m) or "") for m in dead_letters}
     record = journal.start_action(
@@ -402,11 +439,8 @@ async def replay(
         source=source,
         target_connection=target_connection or target_connector.kind.value,
         target=target or "(original destinations)",
-        options=asdict(options),
-        messages=[
-            PlannedMessage(m.id, payload_sha256(m.body), targets[m.id] or None)
-            for m in dead_letters
-        ],
+        options=asdict(options) | ({"edited_messages": len(edits)} if edits else {}),
+        messages=[_planned(m, targets[m.id], edits.get(m.id)) for m in dead_letters],
         status="planned",
         action_id=action_id,
     )
@@ -423,9 +457,20 @@ async def replay(
             browser,
             target_connector,
             canary_source=source,
+            edits=edits,
         )
 
     return await _guarded(run, dead_letters, work)
+
+
+def _planned(message: Message, target: str, edit: MessageEdit | None) -> PlannedMessage:
+    return PlannedMessage(
+        message.id,
+        payload_sha256(message.body),
+        target or None,
+        edited_body=None if edit is None else edit.body,
+        edited_headers=None if edit is None else edit.headers,
+    )
 
 
 async def _replay_all(
@@ -438,6 +483,7 @@ async def _replay_all(
     target_connector: Connector,
     *,
     canary_source: str | None,
+    edits: Edits,
 ) -> None:
     """Replay in batches, with the canary first when the options ask for one."""
     options = run.options
@@ -458,12 +504,15 @@ async def _replay_all(
                 browser,
                 target_connector,
                 run.action_id,
+                edits,
             )
         start = len(canary)
         sent = [m for p, m in canary if run.outcomes.get(p) is not None and run.outcomes[p].ok]
         if sent:
             await asyncio.sleep(options.canary_wait)
-            back = await _came_back(source_connector, canary_source, sent, run.action_id, options)
+            back = await _came_back(
+                source_connector, canary_source, sent, run.action_id, options, edits
+            )
             if back:
                 run.canary_returned = tuple(back)
                 untouched = len(items) - start
@@ -479,7 +528,15 @@ async def _replay_all(
             return
         batch = items[at : at + size]
         await _replay_batch(
-            run, batch, targets, same, source_connector, browser, target_connector, run.action_id
+            run,
+            batch,
+            targets,
+            same,
+            source_connector,
+            browser,
+            target_connector,
+            run.action_id,
+            edits,
         )
         await run.pace(at + len(batch))
 
@@ -490,14 +547,15 @@ async def _came_back(
     sent: Sequence[Message],
     replay_id: str,
     options: ReplayOptions,
+    edits: Edits,
 ) -> list[str]:
     """Source ids of `sent` whose replayed copy is in the DLQ again (a fresh browse).
 
     With replay headers a copy is known by this replay's id and the idempotency key;
-    without them, by its payload.
+    without them, by its payload (the edited one where it was edited).
     """
     keys = {idempotency_key(m): m.id for m in sent}
-    hashes = {payload_sha256(m.body): m.id for m in sent}
+    hashes = {payload_sha256(_sent_body(m, edits)): m.id for m in sent}
     ids = {m.id for m in sent}
     back: dict[str, None] = {}
     async with connector.browse(dlq) as fresh:
@@ -516,6 +574,11 @@ async def _came_back(
                     back[source_id] = None
             if not page.more:
                 return list(back)
+
+
+def _sent_body(message: Message, edits: Edits) -> bytes:
+    edit = edits.get(message.id)
+    return message.body if edit is None else edit.body
 
 
 def _text(value: HeaderValue) -> str | None:
@@ -540,6 +603,7 @@ async def _replay_batch(
     browser: Browser,
     target_connector: Connector,
     replay_id: str,
+    edits: Edits,
 ) -> None:
     options = run.options
     refused: list[tuple[int, Outcome]] = []
@@ -557,7 +621,7 @@ async def _replay_batch(
     for destination, items in by_target.items():
         positions = [p for p, _ in items]
         letters = [m for _, m in items]
-        outgoing = [outgoing_for(m, options, replay_id) for m in letters]
+        outgoing = [outgoing_for(m, options, replay_id, edits.get(m.id)) for m in letters]
         # Otherwise send, journal "sent", then settle: a fault between the confirmation and
         # the settle then leaves a journal that says the copy is out, so resume settles it
         # without sending it again.
@@ -683,6 +747,7 @@ async def _resume_in(
     settle_only: list[tuple[int, Message]] = []
     resend: list[tuple[int, Message]] = []
     targets: dict[str, str] = {}
+    edits: dict[str, MessageEdit] = {}
     left_alone = 0
     for position, planned in enumerate(todo):
         found = present.get(planned.source_id)
@@ -712,6 +777,8 @@ async def _resume_in(
             settle_only.append((position, message))
         else:
             targets[message.id] = planned.target or default_target(message) or ""
+            if planned.edited_body is not None:
+                edits[message.id] = MessageEdit(planned.edited_body, planned.edited_headers)
             resend.append((position, message))
     for done in (gone, mismatched):
         if done:
@@ -728,7 +795,15 @@ async def _resume_in(
             ],
         )
     await _replay_all(
-        run, resend, targets, same, source_connector, browser, target_connector, canary_source=None
+        run,
+        resend,
+        targets,
+        same,
+        source_connector,
+        browser,
+        target_connector,
+        canary_source=None,
+        edits=edits,
     )
     if left_alone and run.stop is None:
         run.stop = (
@@ -800,6 +875,8 @@ __all__ = [
     "ORIGINAL_ID_HEADER",
     "REPLAY_COUNT_HEADER",
     "REPLAY_ID_HEADER",
+    "Edits",
+    "MessageEdit",
     "PreviewItem",
     "ReplayOptions",
     "ReplayProgress",

@@ -14,7 +14,7 @@ from eventdesk.connectors.schemas import (
     Validation,
     validate,
 )
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -138,6 +138,8 @@ class _BodyTab(QWidget):
         self.save_button = QPushButton("Save body…", self)
         self.save_button.setToolTip("Write the complete body, byte for byte, to a file")
         self.save_button.clicked.connect(self._on_save_clicked)
+        self.edit_button = QPushButton("Edit…", self)
+        self.edit_button.setToolTip("Edit this message's body and headers, then replay it (F2)")
         self.editor = QPlainTextEdit(self)
         self.editor.setReadOnly(True)
         self.editor.setFont(monospace_font())
@@ -151,6 +153,7 @@ class _BodyTab(QWidget):
         top.addStretch(1)
         top.addWidget(self.schema_button)
         top.addWidget(self.save_button)
+        top.addWidget(self.edit_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
@@ -338,6 +341,9 @@ def _fact_text(facts: DeadLetterFacts, attr: str) -> str:
 
 
 class MessageDetailWidget(QWidget):
+    # The shown Message, to open in the message editor.
+    edit_requested = Signal(object)
+
     def __init__(
         self, parent: QWidget | None = None, *, schemas: SchemaRegistry | None = None
     ) -> None:
@@ -357,6 +363,7 @@ class MessageDetailWidget(QWidget):
         self.dead_letter_tab = _DeadLetterTab(self.tabs)
         self.attributes_table = _name_value_table(self.tabs, "Attribute")
         self.body_tab.schema_button.clicked.connect(self._on_schema_button_clicked)
+        self.body_tab.edit_button.clicked.connect(self._on_edit_button_clicked)
         self.tabs.addTab(self.body_tab, "Body")
         self.tabs.addTab(self.headers_tab, "Headers")
         self.tabs.addTab(self.dead_letter_tab, "Dead letter")
@@ -429,6 +436,10 @@ class MessageDetailWidget(QWidget):
             self.body_tab.show_validity(validate(decoded, schema))
         except SchemaError as exc:
             self.body_tab.show_validity(None, problem=f"Schema not usable: {exc}")
+
+    def _on_edit_button_clicked(self) -> None:
+        if self._message is not None:
+            self.edit_requested.emit(self._message)
 
     def _on_schema_button_clicked(self) -> None:
         if self._message is None:

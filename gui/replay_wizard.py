@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 from eventdesk.connectors.base import Browser, Connector
 from eventdesk.connectors.journal import Journal
+from eventdesk.connectors.jsonl import ImportedMessages
 from eventdesk.connectors.model import Message
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.replay import (
+    Edits,
     ReplayOptions,
     ReplayProgress,
     ReplayResult,
@@ -192,8 +194,19 @@ class ConfirmPage(QWizardPage):
         target = w.target() or "the original destination of each message"
         self.summary_label.setText(
             f"Replay {len(w.messages)} messages from {w.endpoint} on {w.profile.name} to "
-            f"{target}. Each dead letter is removed from {w.endpoint} only after the broker "
-            "confirmed its copy."
+            f"{target}. "
+            + (
+                "The file is left as it is: an import removes nothing."
+                if isinstance(w._browser, ImportedMessages)
+                else f"Each dead letter is removed from {w.endpoint} only after the broker "
+                "confirmed its copy."
+            )
+            + (
+                f" Edited copies: {len(w.edits)}; the journal keeps each original's hash "
+                "and the edited body."
+                if w.edits
+                else ""
+            )
         )
 
 
@@ -241,10 +254,13 @@ class ReplayWizard(QWizard, TaskOwner):
         browser: Browser,
         journal: Journal,
         endpoint_names: Sequence[str] = (),
+        edits: Edits | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.messages = list(messages)
+        # Sent instead of these dead letters' bodies and headers (message editor, bulk fix).
+        self.edits = dict(edits or {})
         self.endpoint = endpoint
         self.profile = profile
         self._connector = connector
@@ -268,6 +284,11 @@ class ReplayWizard(QWizard, TaskOwner):
         self.currentIdChanged.connect(self._on_current_id_changed)
 
         self.summary_page = SummaryPage(self.messages, endpoint, self)
+        if self.edits:
+            self.summary_page.setTitle(
+                f"Replay {len(self.messages)} message{'s' if len(self.messages) != 1 else ''}"
+                f", {len(self.edits)} edited"
+            )
         self.target_page = TargetPage(self.messages, endpoint_names, self)
         self.options_page = OptionsPage(self)
         self.preview_page = PreviewPage(self)
@@ -301,10 +322,15 @@ class ReplayWizard(QWizard, TaskOwner):
             self.target(),
             options=self.options(),
             replay_id=self.action_id,
+            edits=self.edits,
         )
         blocks = []
         for number, item in enumerate(items, 1):
-            lines = [f"#{number}  {item.message.id}", f"  target: {item.target or '(none)'}"]
+            edited = " (edited)" if item.message.id in self.edits else ""
+            lines = [
+                f"#{number}  {item.message.id}{edited}",
+                f"  target: {item.target or '(none)'}",
+            ]
             if item.outgoing is None:
                 lines.append(f"  NOT SENT: {item.refused}")
             else:
@@ -364,6 +390,7 @@ class ReplayWizard(QWizard, TaskOwner):
                     source_connection=self.profile.name,
                     target_connection=self.profile.name,
                     action_id=self.action_id,
+                    edits=self.edits,
                 ),
             )
             .with_context(f"Replaying from {self.endpoint} on {self.profile.name}")
