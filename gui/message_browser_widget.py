@@ -1,10 +1,15 @@
-"""The message list of one endpoint: what browsing does, the table, and paging controls."""
+"""The message list of one endpoint: what browsing does, the table, paging and search."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 from eventdesk.connectors.base import Browser
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.model import Message
+from eventdesk.connectors.schemas import SchemaRegistry
+from eventdesk.connectors.search import SearchBrowser, SearchQuery, compile_query
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -22,10 +27,18 @@ from PySide6.QtWidgets import (
 
 from .failure_groups_widget import FailureGroupsWidget
 from .message_table_model import Column, MessageTableModel
+from .operations import AsyncOp, TaskOwner
+from .search_bar import SearchBarWidget, search_summary
+
+# Opens a fresh browser over the shown endpoint, with this page size.
+BrowseFactory = Callable[[int], Browser]
+BROWSE_PAGE_SIZE = 500
+_SWITCH_KEY = "switch"
 
 _NOTE_STYLE = (
+    # Its own text colour too: the dark theme's light text would vanish on this background.
     "QLabel { background: #fff8e1; border: 1px solid #ffe082; border-radius: 4px;"
-    " padding: 4px 8px; }"
+    " padding: 4px 8px; color: #5d4300; }"
 )
 _ERROR_STYLE = (
     "QLabel { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px;"
@@ -54,7 +67,7 @@ def count_summary(loaded: int, expected: int | None, *, loading: bool, more: boo
     return text + (" — loading…" if loading else "")
 
 
-class MessageBrowserWidget(QWidget):
+class MessageBrowserWidget(QWidget, TaskOwner):
     message_selected = Signal(object)  # Message or None
     # The set of selected rows changed (for actions that work on a selection).
     selection_changed = Signal()
@@ -62,6 +75,12 @@ class MessageBrowserWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = MessageTableModel(self)
+        # Schemas per endpoint, for the valid/invalid filter (the detail pane's registry).
+        self.schemas: SchemaRegistry | None = None
+        self._browse: BrowseFactory | None = None
+        self._endpoint = ""
+        self._expected_total: int | None = None
+        self._context = ""
         style = self.style()
 
         self.load_more_action = QAction("Load more", self)
@@ -149,6 +168,19 @@ class MessageBrowserWidget(QWidget):
         # Room for four groups; the table keeps the rest.
         self.splitter.setSizes([self.fontMetrics().height() * 7, 10_000])
 
+        self.search_bar = SearchBarWidget(self)
+        self.search_bar.set_cancel_action(self.stop_action)
+        self.search_bar.search_requested.connect(self.search)
+        self.search_bar.clear_requested.connect(self.clear_search)
+        self.search_action = QAction("Search…", self)
+        self.search_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.search_action.setToolTip(
+            "Search the endpoint: text, headers, JMESPath, time, failure group, validity (Ctrl+F)"
+        )
+        self.search_action.triggered.connect(self.search_bar.focus_text)
+        self.addAction(self.search_action)
+        self.failure_groups.model.modelReset.connect(self._on_failure_groups_model_reset)
+
         title_row = QHBoxLayout()
         title_row.addWidget(self.title_label)
         title_row.addWidget(self.subtitle_label, 1)
@@ -157,6 +189,7 @@ class MessageBrowserWidget(QWidget):
         layout.addLayout(title_row)
         layout.addWidget(self.note_label)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.search_bar)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(footer)
 
@@ -179,16 +212,121 @@ class MessageBrowserWidget(QWidget):
         subtitle: str,
         expected_total: int | None,
         context: str,
+        browse: BrowseFactory | None = None,
+        endpoint: str | None = None,
     ) -> None:
+        """Show `browser`'s endpoint. With `browse`, searches read fresh browsers from it."""
+        self.cancel_task(_SWITCH_KEY)
         self.title_label.setText(title)
         self.subtitle_label.setText(subtitle)
         self.error_label.hide()
+        self._browse = browse
+        self._endpoint = endpoint or title
+        self._expected_total = expected_total
+        self._context = context
+        self.search_bar.setEnabled(browse is not None)
+        self.search_bar.show_error(None)
+        self.search_bar.hide_progress()
         self.model.reset_to(browser, expected_total=expected_total, context=context)
         self._show_note()
 
     def clear(self) -> None:
+        self.cancel_task(_SWITCH_KEY)
+        # The factory rides on a connection that may be going away; open() gives a new one.
+        self._browse = None
+        self.search_bar.setEnabled(False)
         self.model.clear()
         self.error_label.hide()
+        self.search_bar.hide_progress()
+
+    # -- search -----------------------------------------------------------------------
+
+    @property
+    def searching(self) -> bool:
+        """Whether the table shows search results (running or done) rather than the endpoint."""
+        return isinstance(self.model.browser, SearchBrowser)
+
+    @property
+    def search_browser(self) -> SearchBrowser | None:
+        browser = self.model.browser
+        return browser if isinstance(browser, SearchBrowser) else None
+
+    def holding_browser(self) -> Browser | None:
+        """The browser that holds the shown messages: the one to settle them through.
+
+        For search results that is the scan's own browser (RabbitMQ and SQS hold what it
+        read; Kafka replays in one transaction only through its own browser type).
+        """
+        browser = self.model.browser
+        return browser.source if isinstance(browser, SearchBrowser) else browser
+
+    def search(self, query: SearchQuery) -> bool:
+        """Show the matches of `query`, streaming; a search already running is cancelled.
+
+        An empty query goes back to the plain browse. A query that cannot run is shown
+        under the search field, and the table stays as it is. Returns whether a scan began.
+        """
+        if query.is_empty:
+            self.clear_search()
+            return False
+        if self._browse is None:
+            return False
+        schema = self.schemas.schema_for(self._endpoint) if self.schemas is not None else None
+        avro = self.schemas.avro_schemas() if self.schemas is not None else None
+        try:
+            matcher = compile_query(query, schema=schema, avro_schemas=avro)
+        except EventdeskError as exc:
+            self.search_bar.show_error(exc)
+            return False
+        self.search_bar.show_error(None)
+        # Pages of the table's size: a page is read and matched in one turn of the event
+        # loop, and bigger ones would stall the window for longer.
+        self._switch_to(lambda browse: SearchBrowser(browse(BROWSE_PAGE_SIZE), matcher))
+        return True
+
+    def clear_search(self) -> None:
+        """Back to the plain browse of the endpoint (nothing to do when not searching)."""
+        self.search_bar.show_error(None)
+        self.search_bar.hide_progress()
+        if self._browse is None or not (self.searching or self.is_running(_SWITCH_KEY)):
+            return
+        self._switch_to(lambda browse: browse(BROWSE_PAGE_SIZE))
+
+    def _switch_to(self, make: Callable[[BrowseFactory], Browser]) -> None:
+        """Replace the table's browser once the old one has given back what it held."""
+        self.model.clear()
+        closing = self.model.pending_closes()
+
+        async def given_back() -> None:
+            # RabbitMQ and SQS hide what a browser holds: a new one must not start before.
+            if closing:
+                await asyncio.wait(closing)
+
+        AsyncOp(self, given_back).latest_wins(_SWITCH_KEY).with_context(
+            f"Searching {self._context}"
+        ).success(lambda _: self._show_browser(make)).run()
+
+    def _show_browser(self, make: Callable[[BrowseFactory], Browser]) -> None:
+        # A window closing gives back its browsers; it must not be handed a new one.
+        if self._browse is None or not self.window().isVisible():
+            return
+        try:
+            browser = make(self._browse)
+        except EventdeskError as exc:
+            self.search_bar.show_error(exc)
+            return
+        searching = isinstance(browser, SearchBrowser)
+        if isinstance(browser, SearchBrowser):
+            browser.total = self._expected_total
+        expected = None if searching else self._expected_total
+        self.model.reset_to(browser, expected_total=expected, context=self._context)
+        self._show_note()
+        if searching:
+            self.model.load_all()
+        self._refresh_controls()
+
+    def _on_failure_groups_model_reset(self) -> None:
+        self.search_bar.set_failure_groups(self.failure_groups.model.groups)
 
     def select_row(self, row: int) -> None:
         index = self.model.index(row, 0)
@@ -260,6 +398,23 @@ class MessageBrowserWidget(QWidget):
         self.stop_action.setEnabled(self._loading)
         if model.browser is None:
             self.count_label.setText("")
+            return
+        search = self.search_browser
+        if search is not None:
+            text = search_summary(
+                scanned=search.scanned,
+                total=search.total,
+                matched=model.loaded_count,
+                running=self._loading,
+                finished=search.finished,
+            )
+            if search.incomplete:
+                # A browse that had to stop early (held-message caps) must not read as "all".
+                text += f" — {search.incomplete}"
+            self.count_label.setText(text)
+            self.search_bar.show_progress(
+                scanned=search.scanned, total=search.total, running=self._loading, text=text
+            )
             return
         self.count_label.setText(
             count_summary(

@@ -1,0 +1,397 @@
+"""Search in one endpoint: a query of filters, checked once, and a scan that never consumes.
+
+The scan pages through a browser of its own and keeps what matches, so a search over a
+100,000-message DLQ streams its matches while it reads, and stops when told to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+
+from .base import Browser
+from .decoding import PARSE_LIMIT, Decoded, DecodedKind, decode
+from .errors import EventdeskError
+from .failure_groups import failure_signature
+from .model import HeaderValue, Message, Outcome, Page
+from .schemas import Schema, SchemaError, SchemaKind, validate
+
+# Page size for scans with no window to keep responsive (tests, scripts): fewer round trips.
+# The GUI scans with its table's page size, so one page never stalls the window for long.
+SCAN_PAGE_SIZE = 2000
+
+
+class InvalidQuery(EventdeskError):
+    """A search that cannot run: a broken expression, an empty header name, a reversed range."""
+
+    hint = "Fix the search and run it again."
+
+
+class HeaderMatch(enum.StrEnum):
+    EQUALS = "equals"
+    CONTAINS = "contains"
+
+
+class Validity(enum.StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderFilter:
+    """A header (by name, any case) whose value equals, or contains, `value`."""
+
+    name: str
+    value: str
+    match: HeaderMatch = HeaderMatch.EQUALS
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for; every filter given must hold (AND). Empty matches everything."""
+
+    text: str = ""  # in the body, headers, attributes, key and id; any case
+    headers: tuple[HeaderFilter, ...] = ()
+    expression: str = ""  # JMESPath over the decoded payload; a truthy result matches
+    since: datetime | None = None  # message time (or its last failure), inclusive
+    until: datetime | None = None
+    failure_group: str | None = None  # a failure_groups.failure_signature
+    validity: Validity | None = None  # against the endpoint's mapped schema
+
+    @property
+    def is_empty(self) -> bool:
+        return self == SearchQuery()
+
+    def describe(self) -> str:
+        """One line for a status label: "text "timeout" · header x-tenant = gold"."""
+        parts = [f'text "{self.text}"'] if self.text else []
+        for f in self.headers:
+            sign = "=" if f.match == HeaderMatch.EQUALS else "contains"
+            parts.append(f"header {f.name} {sign} {f.value}")
+        if self.expression:
+            parts.append(f"JMESPath {self.expression}")
+        if self.since is not None:
+            parts.append(f"from {self.since.isoformat(timespec='seconds')}")
+        if self.until is not None:
+            parts.append(f"to {self.until.isoformat(timespec='seconds')}")
+        if self.failure_group is not None:
+            parts.append(f"group {self.failure_group}")
+        if self.validity is not None:
+            parts.append(str(self.validity))
+        return " · ".join(parts) or "everything"
+
+
+class _Payload:
+    """A message's body decoded at most once, however many filters look at it."""
+
+    def __init__(self, message: Message, avro_schemas: Mapping[int, Any], default_avro: Any):
+        self._message = message
+        self._avro_schemas = avro_schemas
+        self._default_avro = default_avro
+
+    @functools.cached_property
+    def decoded(self) -> Decoded:
+        body = self._message.body
+        # Most dead letters are JSON: parse them straight away instead of sniffing first.
+        if body[:1] in (b"{", b"[") and len(body) <= PARSE_LIMIT:
+            try:
+                return Decoded(DecodedKind.JSON, body, value=json.loads(body))
+            except (ValueError, RecursionError):
+                pass
+        return decode(body, avro_schemas=self._avro_schemas, default_avro_schema=self._default_avro)
+
+
+_Predicate = Callable[[Message, _Payload], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """A query checked and compiled once; call it on a message."""
+
+    query: SearchQuery
+    predicates: tuple[_Predicate, ...]
+    avro_schemas: Mapping[int, Any]
+    default_avro_schema: Any
+
+    def __call__(self, message: Message) -> bool:
+        payload = _Payload(message, self.avro_schemas, self.default_avro_schema)
+        return all(predicate(message, payload) for predicate in self.predicates)
+
+
+def compile_query(
+    query: SearchQuery,
+    *,
+    schema: Schema | None = None,
+    avro_schemas: Mapping[int, Any] | None = None,
+) -> Matcher:
+    """The query ready to run; raises InvalidQuery, with a hint, for anything that cannot."""
+    predicates: list[_Predicate] = []
+    if query.since is not None or query.until is not None:
+        predicates.append(_time_predicate(query.since, query.until))
+    predicates += [_header_predicate(f) for f in query.headers]
+    if query.failure_group is not None:
+        wanted = query.failure_group
+        predicates.append(lambda message, _payload: failure_signature(message) == wanted)
+    if query.text.strip():
+        predicates.append(_text_predicate(query.text.strip()))
+    if query.expression.strip():
+        predicates.append(_expression_predicate(query.expression.strip()))
+    if query.validity is not None:
+        predicates.append(_validity_predicate(query.validity, schema))
+    default_avro = (
+        schema.compiled if schema is not None and schema.kind is SchemaKind.AVRO else None
+    )
+    return Matcher(query, tuple(predicates), dict(avro_schemas or {}), default_avro)
+
+
+# -- filters ------------------------------------------------------------------------
+
+
+def _time_predicate(since: datetime | None, until: datetime | None) -> _Predicate:
+    low = _utc(since) if since is not None else None
+    high = _utc(until) if until is not None else None
+    if low is not None and high is not None and low > high:
+        raise InvalidQuery(
+            f"The time range ends ({high.isoformat()}) before it starts ({low.isoformat()}).",
+            hint="Swap the two times, or clear one of them.",
+        )
+
+    def in_range(message: Message, _payload: _Payload) -> bool:
+        moment = message.timestamp or message.dead_letter.last_failure
+        if moment is None:
+            return False
+        moment = _utc(moment)
+        return (low is None or low <= moment) and (high is None or moment <= high)
+
+    return in_range
+
+
+def _utc(moment: datetime) -> datetime:
+    # Headers mix naive and aware times; a naive one is read as UTC rather than refused.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def header_text(value: HeaderValue) -> str:
+    """A header value as an operator would type it: bytes as UTF-8, the rest as str()."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _header_predicate(wanted: HeaderFilter) -> _Predicate:
+    name = wanted.name.strip().casefold()
+    if not name:
+        raise InvalidQuery(
+            "A header filter has no header name.",
+            hint="Type the header's name (e.g. x-tenant), or remove the filter.",
+        )
+    value = wanted.value
+    if wanted.match == HeaderMatch.EQUALS:  # == also takes the plain text Qt hands back
+
+        def test(text: str) -> bool:
+            return text == value
+    else:
+        needle = value.casefold()
+
+        def test(text: str) -> bool:
+            return needle in text.casefold()
+
+    def has_header(message: Message, _payload: _Payload) -> bool:
+        return any(key.casefold() == name and test(header_text(v)) for key, v in message.headers)
+
+    return has_header
+
+
+def _text_predicate(text: str) -> _Predicate:
+    needle = text.casefold()
+
+    def contains(message: Message, _payload: _Payload) -> bool:
+        if needle in message.body.decode("utf-8", "replace").casefold():
+            return True
+        return needle in _envelope_text(message).casefold()
+
+    return contains
+
+
+def _envelope_text(message: Message) -> str:
+    parts = [message.id]
+    if message.key is not None:
+        parts.append(message.key.decode("utf-8", "replace"))
+    parts += [f"{key}: {header_text(value)}" for key, value in message.headers]
+    parts += [f"{key}: {value}" for key, value in message.attributes.items()]
+    return "\n".join(parts)
+
+
+# Runtime failures that show the expression itself is wrong, whatever the payload.
+_EXPRESSION_BUGS = (jmespath.exceptions.UnknownFunctionError, jmespath.exceptions.ArityError)
+
+
+def _expression_predicate(expression: str) -> _Predicate:
+    try:
+        compiled = jmespath.compile(expression)
+        compiled.search({})
+    except jmespath.exceptions.JMESPathError as exc:
+        if isinstance(exc, (jmespath.exceptions.ParseError, *_EXPRESSION_BUGS)):
+            raise _invalid_expression(expression, exc) from exc
+        # A type error on an empty document (e.g. length(null)) says nothing about the rest.
+
+    def holds(_message: Message, payload: _Payload) -> bool:
+        decoded = payload.decoded
+        if not decoded.is_structured:
+            return False
+        try:
+            return _truthy(compiled.search(decoded.value))
+        except jmespath.exceptions.JMESPathError:
+            # This document has the wrong shape for the expression: it does not match.
+            return False
+
+    return holds
+
+
+def _invalid_expression(expression: str, exc: Exception) -> InvalidQuery:
+    position = getattr(exc, "lex_position", None)
+    reason = getattr(exc, "message", None) or getattr(exc, "msg", None) or str(exc)
+    if isinstance(exc, jmespath.exceptions.IncompleteExpressionError):
+        reason = "the expression ends too early"
+    where = f" at character {position + 1}" if isinstance(position, int) else ""
+    return InvalidQuery(
+        f"The JMESPath expression {expression!r} is not valid{where}: {reason}.",
+        hint=(
+            "Write it as in jmespath.org, e.g. customer.tier == 'gold' or "
+            "length(lines) > `2`; quote literal strings with '…' and numbers with `…`."
+        ),
+    )
+
+
+def _truthy(value: Any) -> bool:
+    # JMESPath's truth: false, null and empty strings, lists and objects are false; 0 is true.
+    return not (value is None or value is False or value in ("", [], {}))
+
+
+def _validity_predicate(wanted: Validity, schema: Schema | None) -> _Predicate:
+    if schema is None:
+        raise InvalidQuery(
+            "No schema is mapped to this endpoint, so valid/invalid cannot be told.",
+            hint="Map a schema to the endpoint in the Body tab of a message, then search again.",
+        )
+    want_valid = wanted == Validity.VALID
+
+    def has_validity(_message: Message, payload: _Payload) -> bool:
+        try:
+            return validate(payload.decoded, schema).valid is want_valid
+        except SchemaError:
+            return False
+
+    return has_validity
+
+
+# -- scanning -----------------------------------------------------------------------
+
+
+class SearchBrowser(Browser):
+    """The matches of an endpoint, page by page, read through a browser of its own.
+
+    Each `next_page` reads one page of `source` and returns what matches (often nothing),
+    so progress is seen page by page. The source browser holds what was scanned (RabbitMQ,
+    SQS), which is what lets matches be replayed or discarded; `close` gives it all back.
+    """
+
+    def __init__(self, source: Browser, matcher: Matcher, *, total: int | None = None) -> None:
+        self.source = source
+        self.matcher = matcher
+        self.total = total
+        self.scanned = 0
+        self.matched = 0
+        self.finished = False
+        self._mirror_source()
+
+    def _mirror_source(self) -> None:
+        # Browsers sharpen these once they have read (RabbitMQ, SQS); show theirs as they are.
+        self.side_effect_note = self.source.side_effect_note
+        self.incomplete = self.source.incomplete
+
+    @property
+    def endpoint(self) -> str:
+        return getattr(self.source, "endpoint", "") or getattr(self.source, "topic", "")
+
+    async def next_page(self, *, timeout: float = 10.0) -> Page:
+        page = await self.source.next_page(timeout=timeout)
+        self._mirror_source()
+        self.scanned += len(page.messages)
+        matches = [message for message in page.messages if self.matcher(message)]
+        self.matched += len(matches)
+        self.finished = not page.more
+        if self.finished:
+            # The end is the truth: a depth read earlier may be off by what arrived since.
+            self.total = self.scanned
+        return Page(matches, page.more)
+
+    async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
+        return await self.source.settle(messages, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.source.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProgress:
+    """One step of a scan: the matches found in it and the counts so far."""
+
+    matches: tuple[Message, ...]
+    scanned: int
+    matched: int
+    total: int | None
+    done: bool = False
+    cancelled: bool = False
+
+
+async def scan(
+    browser: Browser,
+    matcher: Matcher,
+    *,
+    total: int | None = None,
+    cancel: asyncio.Event | None = None,
+    timeout: float = 10.0,
+) -> AsyncIterator[ScanProgress]:
+    """Reads `browser` to its end and yields the matches of each page as they are found.
+
+    The caller owns the browser (open it with `async with`): closing it gives back what
+    the scan held. Setting `cancel` stops the scan before its next page; the last
+    progress then says `cancelled`.
+    """
+    search = SearchBrowser(browser, matcher, total=total)
+    while True:
+        if cancel is not None and cancel.is_set():
+            yield ScanProgress((), search.scanned, search.matched, search.total, True, True)
+            return
+        page = await search.next_page(timeout=timeout)
+        yield ScanProgress(
+            tuple(page.messages), search.scanned, search.matched, search.total, not page.more
+        )
+        if not page.more:
+            return
+
+
+__all__ = [
+    "SCAN_PAGE_SIZE",
+    "HeaderFilter",
+    "HeaderMatch",
+    "InvalidQuery",
+    "Matcher",
+    "ScanProgress",
+    "SearchBrowser",
+    "SearchQuery",
+    "Validity",
+    "compile_query",
+    "header_text",
+    "scan",
+]
