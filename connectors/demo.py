@@ -31,6 +31,7 @@ import boto3
 from botocore.config import Config
 
 from .demo_local import Demo, start_local_demos
+from .errors import ConfigurationError
 from .model import BrokerKind
 from .profiles import ConnectionProfile
 
@@ -85,12 +86,18 @@ class _MotoServer:
     """
 
     def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import ThreadedWSGIServer
+        try:
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
+            from werkzeug.serving import ThreadedWSGIServer
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"The built-in demo needs moto's server, which is not installed ({exc.name}).",
+                hint="Install it with: pip install 'eventdesk[demo]'",
+            ) from exc
 
         class Server(ThreadedWSGIServer):
             # Tracked, not daemon: server_close() joins them, so none is left behind.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from eventdesk.connectors.demo import MAX_RECEIVE_COUNT, ConsumerError, DemoEnvironment, check_order
+from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.factory import create_connector
 
 DEAD_LETTERS_WITHIN_S = 30.0
@@ -129,3 +131,13 @@ async def test_close_is_idempotent_and_stops_without_having_run_long() -> None:
     await demo.close()
     assert not _port_open(port)
     assert [t for t in threading.enumerate() if t not in threads_before] == []
+
+
+async def test_without_moto_the_demo_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As on a plain `pip install eventdesk`: importing moto's server fails.
+    monkeypatch.setitem(sys.modules, "moto.moto_server.werkzeug_app", None)
+    demo = DemoEnvironment(local_brokers=False)
+    with pytest.raises(ConfigurationError, match="needs moto's server") as info:
+        await demo.start()
+    assert "eventdesk[demo]" in info.value.hint
+    assert not demo.running

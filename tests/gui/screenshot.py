@@ -2,6 +2,7 @@
 
     python -m tests.gui.screenshot OUT.png [--profiles-file FILE] [--connection NAME]
         [--endpoint NAME] [--row N] [--tab NAME] [--all-endpoints] [--errors] [--no-select]
+        [--theme light|dark|system] [--view TAB] [--settle SECONDS]
 
 Without --profiles-file it uses profiles for the three local brokers (tests/brokers/*.sh);
 the RabbitMQ password comes from $EVENTDESK_LOCAL_RABBITMQ_PASSWORD. Run it with
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from eventdesk.gui.app import configure_application
 from eventdesk.gui.connection_tree_model import ConnectionState
 from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector
 from eventdesk.gui.main_window import MainWindow
+from eventdesk.gui.theme import THEME_CHOICES, ThemeController
+from eventdesk.gui.window_state import WindowStateStore
 from PySide6.QtWidgets import QApplication
 
 _PORTS = {
@@ -87,12 +91,16 @@ def _pick(window: MainWindow, connection: str | None, endpoint: str | None) -> t
     raise LookupError(f"No endpoint to open ({connection=}, {endpoint=}); connections: {states}")
 
 
-async def _shoot(args: argparse.Namespace) -> int:
+async def _shoot(args: argparse.Namespace, theme: ThemeController) -> int:
     profiles = load_profiles(args.profiles_file) if args.profiles_file else LOCAL_PROFILES
     collector = GuiThreadGarbageCollector()
     collector.start()
     # A screenshot run must never sit behind a password dialog.
     window = MainWindow(profiles, secret_prompt=lambda _profile, _field: None)
+    theme.watch(window)
+    # Every shot starts from the default layout, not from what the last run left behind.
+    layout_dir = tempfile.TemporaryDirectory(prefix="eventdesk-shot-")
+    window.window_state = WindowStateStore(Path(layout_dir.name) / "window.ini")
     w, h = (int(v) for v in args.size.split("x"))
     window.resize(w, h)
     window.show()
@@ -124,6 +132,13 @@ async def _shoot(args: argparse.Namespace) -> int:
             for i in range(tabs.count()):
                 if tabs.tabText(i).lower().startswith(args.tab.lower()):
                     tabs.setCurrentIndex(i)
+        if args.view:
+            tabs = window.content_tabs
+            names = [tabs.tabText(i).lower() for i in range(tabs.count())]
+            if args.view.lower() not in names:
+                raise LookupError(f"No tab {args.view!r}; tabs: {names}")
+            tabs.setCurrentIndex(names.index(args.view.lower()))
+        await asyncio.sleep(args.settle)  # e.g. for the Monitor's charts to gather samples
         for _ in range(5):  # let pending paints and layouts settle
             await asyncio.sleep(0.05)
         out = Path(args.out)
@@ -140,6 +155,7 @@ async def _shoot(args: argparse.Namespace) -> int:
         # On this thread: the garbage collector may run on a boto3 worker thread.
         shiboken6.delete(window)
         collector.stop()
+        layout_dir.cleanup()
     return 0
 
 
@@ -156,13 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-endpoints", action="store_true", help="turn off DLQs-only")
     parser.add_argument("--errors", action="store_true", help="show the Errors log")
     parser.add_argument("--no-select", action="store_true", help="open no endpoint")
+    parser.add_argument("--theme", choices=THEME_CHOICES, default="light")
+    parser.add_argument("--view", help="main tab to show: Messages, Monitor, …")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds to wait before")
     args = parser.parse_args(argv)
     for var, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ.setdefault(var, value)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    configure_application(app)
-    return qasync.run(_shoot(args))
+    theme = configure_application(app, theme=args.theme)
+    return qasync.run(_shoot(args, theme))
 
 
 if __name__ == "__main__":

@@ -25,3 +25,5 @@ shoot() {  # shoot NAME [screenshot.py options…]
 shoot main-window --connection "Local Kafka" --endpoint demo.orders.DLT --tab "Dead letter"
 shoot rabbitmq-dlq --connection "Local RabbitMQ" --endpoint demo.orders.dlq --tab "Dead letter"
 shoot sqs-dlq --connection "Local SQS (moto)" --endpoint demo-orders-dlq --tab Body
+shoot main-window-dark --connection "Local Kafka" --endpoint demo.orders.DLT --tab "Dead letter" \
+  --theme dark
