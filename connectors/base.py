@@ -88,6 +88,13 @@ class Connector(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot send messages yet")
 
+    async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """Remove every message the endpoint holds now; returns how many (as the broker says).
+
+        Irreversible, and never part of a replay or discard: the operator asks for it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot purge endpoints")
+
     async def send_and_settle(
         self,
         target: str,

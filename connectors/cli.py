@@ -1,4 +1,4 @@
-"""`eventdesk replay | discard | history`: the replay engine from a shell, without Qt.
+"""`eventdesk replay | discard | purge | history | report`: the engine from a shell, without Qt.
 
 Exit codes: 0 every message done, 1 some failed (or the broker failed), 2 usage or
 configuration error. Also runs as `python -m eventdesk.connectors.cli`.
@@ -22,6 +22,7 @@ from .factory import create_connector
 from .journal import ActionRecord, Journal
 from .model import Message, Outgoing
 from .profiles import ConnectionProfile, load_profiles
+from .purge import can_purge, purge
 from .replay import (
     PreviewItem,
     ReplayOptions,
@@ -33,7 +34,7 @@ from .replay import (
     resume,
 )
 
-COMMANDS = ("replay", "discard", "history")
+COMMANDS = ("replay", "discard", "purge", "history", "report")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -85,17 +86,43 @@ def _parser() -> argparse.ArgumentParser:
     selection(d)
     d.add_argument("--yes", action="store_true", help="confirm: the messages are removed")
 
+    p = commands.add_parser("purge", help="remove every message of a DLQ, journaled")
+    p.add_argument("--connection", required=True, help="connection profile name")
+    p.add_argument("--endpoint", required=True, help="the queue or topic to purge")
+    p.add_argument("--confirm", required=True, metavar="NAME", help="the endpoint's name again")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     h = commands.add_parser("history", help="the journal of replays and discards")
     h.add_argument("--json", action="store_true")
     h.add_argument("--limit", type=int, default=20)
     h.add_argument("--id", dest="action_id", help="show one action with its messages")
     h.add_argument("--unfinished", action="store_true", help="only actions that can be resumed")
+    _add_report_parser(commands)
     return parser
+
+
+def _add_report_parser(commands: Any) -> None:
+    p = commands.add_parser("report", help="write an incident report for a time window")
+    p.add_argument("--from", dest="start", default="-1h", help="ISO time or -1h/-30m (default -1h)")
+    p.add_argument("--to", dest="end", default="now", help="ISO time or now (default now)")
+    p.add_argument("--format", help="html, pdf, md or json (default: from --out's suffix)")
+    p.add_argument("--out", required=True, help="the file to write")
+    p.add_argument(
+        "--endpoint", action="append", default=[], help="CONNECTION/NAME (repeat; default all DLQs)"
+    )
+    p.add_argument(
+        "--redact-preset", action="append", default=[], help="email, card, bearer, aws-keys"
+    )
+    p.add_argument("--redact-field", action="append", default=[], help='JSON path, e.g. "**.email"')
+    p.add_argument("--redact-pattern", action="append", default=[], help="regular expression")
+    p.add_argument("--notes", default="", help="the operator's notes")
+    p.add_argument("--section", action="append", help="only these sections (repeat)")
+    p.add_argument("--max-messages", type=int, default=500, help="browsed per DLQ (default 500)")
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _relative_times_joined(list(sys.argv[1:] if argv is None else argv))
     try:
         args = _parser().parse_args(argv)
     except _UsageError as exc:
@@ -106,6 +133,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         if args.command == "history":
             return _history(args, out)
+        if args.command == "report":
+            return _report(args, out)
+        if args.command == "purge":
+            return asyncio.run(_purge(args, out))
         if args.command == "discard" and not (args.yes or args.dry_run):
             raise _UsageError(
                 f"discard removes messages from {args.source} for good; add --yes to confirm"
@@ -142,6 +173,17 @@ def _profile(name: str) -> ConnectionProfile:
     raise ConfigurationError(f"No connection named {name!r} (known: {known}).")
 
 
+def _refuse_read_only(command: str, *profiles: ConnectionProfile) -> None:
+    """Read-only connections take no write from the CLI either (a --dry-run writes nothing)."""
+    for profile in profiles:
+        if profile.read_only:
+            raise ConfigurationError(
+                f"Connection {profile.name!r} is read-only: {command} would change it.",
+                hint="Use --dry-run to see what would happen, or clear the connection's "
+                "read-only switch in Eventdesk.",
+            )
+
+
 async def _act(args: argparse.Namespace, out: TextIO) -> int:
     if args.batch_size < 1:
         raise _UsageError("--batch-size must be at least 1")
@@ -165,6 +207,9 @@ async def _act(args: argparse.Namespace, out: TextIO) -> int:
     source_profile = _profile(args.connection)
     target_name = getattr(args, "to_connection", None) or args.connection
     target_profile = _profile(target_name) if target_name != args.connection else source_profile
+    if not args.dry_run:
+        # A replay settles its source and writes to its target; a discard changes the source.
+        _refuse_read_only(args.command, source_profile, target_profile)
     # Profiles are checked before anything connects, and the journal opens before any change.
     journal = None if args.dry_run else Journal.open()
     async with AsyncExitStack() as stack:
@@ -208,6 +253,33 @@ async def _act(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FAILED  # unreachable; keeps type checkers content
 
 
+async def _purge(args: argparse.Namespace, out: TextIO) -> int:
+    profile = _profile(args.connection)
+    _refuse_read_only("purge", profile)
+    if args.confirm != args.endpoint:
+        raise _UsageError(f"--confirm must repeat the endpoint's name ({args.endpoint!r})")
+    with Journal.open() as journal:
+        async with create_connector(profile) as connector:
+            if not can_purge(connector):
+                raise _UsageError(f"{profile.kind.value} connections cannot purge yet")
+            result = await purge(
+                connector,
+                args.endpoint,
+                confirm=args.confirm,
+                journal=journal,
+                source_connection=args.connection,
+            )
+    if args.json:
+        json.dump({"action_id": result.action_id, "removed": result.removed}, out, indent=2)
+        out.write("\n")
+    else:
+        print(
+            f"Purged {args.endpoint}: {result.removed} removed. Journal entry {result.action_id}.",
+            file=out,
+        )
+    return EXIT_OK
+
+
 async def _resume(args: argparse.Namespace, out: TextIO) -> int:
     with Journal.open() as journal:
         journal.mark_abandoned()
@@ -218,6 +290,7 @@ async def _resume(args: argparse.Namespace, out: TextIO) -> int:
         target_name = args.to_connection or record.target_connection or source_name
         source_profile = _profile(source_name)
         target_profile = _profile(target_name) if target_name != source_name else source_profile
+        _refuse_read_only("replay --resume", source_profile, target_profile)
         async with AsyncExitStack() as stack:
             source = await stack.enter_async_context(create_connector(source_profile))
             target: Connector = source
@@ -400,6 +473,53 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
             print(f"    {m.state:<8} {m.source_id}  {m.detail}", file=out)
         if args.unfinished and r.kind == "replay":
             print(f"    resume: eventdesk replay --resume {r.id}", file=out)
+    return EXIT_OK
+
+
+def _relative_times_joined(argv: list[str]) -> list[str]:
+    """`--from -1h` as `--from=-1h`: argparse would take "-1h" for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        relative = arg.startswith("-") and arg[1:2].isdigit()
+        if joined and joined[-1] in ("--from", "--to") and relative:
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from .report import SECTIONS, EndpointRef, ReportRequest, gather_saved_report, parse_time
+    from .report_redaction import rules_from
+    from .report_render import ReportFormat, format_for, write_report
+
+    path = Path(args.out)
+    fmt = format_for(path, args.format)
+    request = ReportRequest(
+        start=parse_time(args.start),
+        end=parse_time(args.end),
+        endpoints=tuple(EndpointRef.parse(e) for e in args.endpoint),
+        sections=tuple(args.section or SECTIONS),
+        rules=rules_from(
+            field_paths=args.redact_field, patterns=args.redact_pattern, presets=args.redact_preset
+        ),
+        notes=args.notes,
+        max_messages=args.max_messages,
+    )
+    report = asyncio.run(gather_saved_report(request))
+    if fmt is ReportFormat.PDF:
+        # The one Qt use of the command line, loaded only for PDF (by name: connectors/
+        # never imports gui/ statically, and every other format runs without Qt).
+        import importlib
+
+        importlib.import_module("eventdesk.gui.report_pdf").write_pdf(report, path)
+    else:
+        write_report(report, fmt, path)
+    for notice in report["notices"]:
+        print(f"note: {notice}", file=sys.stderr)
+    print(f"Report written to {path}", file=out)
     return EXIT_OK
 
 

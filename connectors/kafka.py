@@ -755,6 +755,20 @@ class KafkaConnector(Connector):
             )
         return {tp.partition: start for tp, start in starts.items()}
 
+    async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """Deletes every record of the topic up to its end offsets; returns how many."""
+        async with self._translated(f"reading the offsets of {endpoint}", timeout):
+            partitions = await self._partitions(endpoint)
+            ranges = await self._offset_ranges({endpoint: partitions})
+        if len(ranges) < len(partitions):
+            raise EndpointNotFound(
+                f"Topic {endpoint} has partitions without a leader now; nothing was deleted.",
+                hint="Try again once every partition has a leader.",
+            )
+        ends = {tp.partition: end for tp, (_begin, end) in ranges.items()}
+        await self.delete_records_before(endpoint, ends, timeout=timeout)
+        return sum(end - begin for begin, end in ranges.values())
+
     async def _unhandled_counts(self, topics: Mapping[str, list[int]]) -> dict[str, int]:
         """Records not yet handled, for those of `topics` that have a review group."""
         admin = self._clients()[0]

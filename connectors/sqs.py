@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import dataclasses
 import functools
@@ -45,6 +47,7 @@ from .errors import (
     OperationTimeout,
 )
 from .model import BrokerKind, Endpoint, EndpointKind, Message, Outcome, Outgoing, Page
+from .redaction import register_secret
 from .sampling import Metric, QueueStats
 
 log = logging.getLogger(__name__)
@@ -215,14 +218,71 @@ class _Feeder:
     evidence: str
     max_receive_count: str = ""
     subscribed_queue: str | None = None  # set for an SNS subscription
+    subscription_arn: str | None = None  # set for an SNS subscription
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SnsSubscription:
+    """One confirmed SNS subscription, and the queue its failed deliveries go to."""
+
+    topic: str
+    arn: str
+    protocol: str
+    endpoint: str
+    dead_letter_target_arn: str | None = None
+
+    @property
+    def dead_letter_queue(self) -> str | None:
+        arn = self.dead_letter_target_arn
+        return _name_from_arn(arn) if arn else None
+
+    @property
+    def subscribed_queue(self) -> str | None:
+        return _name_from_arn(self.endpoint) if self.protocol == "sqs" else None
+
+    @property
+    def route(self) -> str:
+        """Where it delivers, e.g. sqs → orders-updates."""
+        return f"{self.protocol} → {self.subscribed_queue or self.endpoint}"
+
+    @property
+    def summary(self) -> str:
+        """The route and the DLQ, e.g. sqs → orders-updates · DLQ orders-updates-dlq."""
+        dlq = self.dead_letter_queue
+        return f"{self.route} · " + (f"DLQ {dlq}" if dlq else "no redrive policy")
 
 
 @dataclasses.dataclass
 class _Topic:
     name: str
     arn: str
-    subscriptions: int = 0
-    dead_letter_queues: list[str] = dataclasses.field(default_factory=list)
+    subscriptions: list[SnsSubscription] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MoveTask:
+    """One StartMessageMoveTask as ListMessageMoveTasks reports it."""
+
+    handle: str
+    status: str  # RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED
+    moved: int
+    to_move: int | None
+    failure_reason: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("COMPLETED", "CANCELLED", "FAILED")
+
+    @classmethod
+    def from_reply(cls, result: Mapping[str, Any]) -> MoveTask:
+        to_move = result.get("ApproximateNumberOfMessagesToMove")
+        return cls(
+            handle=str(result.get("TaskHandle", "")),
+            status=str(result.get("Status", "")),
+            moved=int(result.get("ApproximateNumberOfMessagesMoved", 0)),
+            to_move=int(to_move) if to_move is not None else None,
+            failure_reason=str(result.get("FailureReason", "")),
+        )
 
 
 class SqsConnector(Connector):
@@ -243,6 +303,7 @@ class SqsConnector(Connector):
         aws_profile: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        role_arn: str | None = None,
     ) -> None:
         if bool(access_key_id) != bool(secret_access_key):
             raise ConfigurationError(
@@ -254,6 +315,8 @@ class SqsConnector(Connector):
         self.aws_profile = aws_profile
         self.access_key_id = access_key_id
         self._secret_access_key = secret_access_key
+        # Assumed with the credentials above (or the profile's) when connecting.
+        self.role_arn = role_arn
         self._executor: ThreadPoolExecutor | None = None
         self._sqs: Any = None
         self._sns: Any = None
@@ -261,6 +324,7 @@ class SqsConnector(Connector):
         self._urls: dict[str, str] = {}
         # DLQ name -> what feeds it, as seen by the last list_endpoints.
         self._feeders: dict[str, list[_Feeder]] = {}
+        self._feeders_known = False
         self._browsers: set[SqsBrowser] = set()
 
     def __repr__(self) -> str:
@@ -303,10 +367,30 @@ class SqsConnector(Connector):
                 aws_secret_access_key=self._secret_access_key,
             )
             kwargs = {"endpoint_url": self.endpoint_url, "config": _BOTO_CONFIG}
+            if self.role_arn:
+                session = self._assumed_role_session(session, kwargs)
             return session.client("sqs", **kwargs), session.client("sns", **kwargs)
         except ValueError as exc:
             # botocore rejects a malformed endpoint URL with a bare ValueError.
             raise ConfigurationError(f"Invalid SQS endpoint {self.endpoint_url!r}: {exc}") from exc
+
+    def _assumed_role_session(self, session: Any, kwargs: dict[str, Any]) -> Any:
+        """A session with the role's temporary credentials (blocking: runs on the pool)."""
+        try:
+            answer = session.client("sts", **kwargs).assume_role(
+                RoleArn=self.role_arn, RoleSessionName="eventdesk"
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise _translate(exc, service="sts", where=self._where, target=self.role_arn) from exc
+        credentials = answer["Credentials"]
+        register_secret(credentials["SecretAccessKey"])
+        register_secret(credentials["SessionToken"])
+        return boto3.Session(
+            region_name=self.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
 
     # -- Connector ------------------------------------------------------------
 
@@ -375,6 +459,75 @@ class SqsConnector(Connector):
                 raise
         return _depth(attributes)
 
+    async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """PurgeQueue; returns the depth just before. AWS allows one purge per minute."""
+        before = await self.depth(endpoint, timeout=timeout)
+        sqs = self._client()
+        async with _deadline(timeout, f"Purging {endpoint}"):
+            url = await self.queue_url(endpoint)
+            await self._call(functools.partial(sqs.purge_queue, QueueUrl=url), target=endpoint)
+        return before
+
+    # -- message move tasks (SQS's own redrive of a whole DLQ) ----------------------------
+
+    async def start_move_task(
+        self,
+        dlq: str,
+        *,
+        destination: str | None = None,
+        max_per_second: int | None = None,
+        timeout: float = 30.0,
+    ) -> str:
+        """StartMessageMoveTask: SQS moves every message of `dlq` back; returns the handle.
+
+        Without `destination` each message goes back to the queue it was dead-lettered from.
+        """
+        sqs = self._client()
+        async with _deadline(timeout, f"Starting the move of {dlq}"):
+            request: dict[str, Any] = {"SourceArn": await self._queue_arn(sqs, dlq)}
+            if destination is not None:
+                request["DestinationArn"] = await self._queue_arn(sqs, destination)
+            if max_per_second is not None:
+                request["MaxNumberOfMessagesPerSecond"] = max_per_second
+            call = functools.partial(sqs.start_message_move_task, **request)
+            reply = await self._move_task_call(call, dlq)
+        return str(reply["TaskHandle"])
+
+    async def move_tasks(self, dlq: str, *, timeout: float = 10.0) -> list[MoveTask]:
+        """The DLQ's move tasks, newest first (SQS keeps the last ten)."""
+        sqs = self._client()
+        async with _deadline(timeout, f"Reading the move tasks of {dlq}"):
+            arn = await self._queue_arn(sqs, dlq)
+            call = functools.partial(sqs.list_message_move_tasks, SourceArn=arn, MaxResults=10)
+            reply = await self._move_task_call(call, dlq)
+        return [MoveTask.from_reply(result) for result in reply.get("Results", [])]
+
+    async def cancel_move_task(self, handle: str, *, timeout: float = 10.0) -> int:
+        """CancelMessageMoveTask; returns how many messages were moved before it stopped."""
+        sqs = self._client()
+        async with _deadline(timeout, "Cancelling a move task"):
+            call = functools.partial(sqs.cancel_message_move_task, TaskHandle=handle)
+            reply = await self._move_task_call(call, None)
+        return int(reply.get("ApproximateNumberOfMessagesMoved", 0))
+
+    async def _queue_arn(self, sqs: Any, name: str) -> str:
+        url = await self.queue_url(name)
+        return (await self._queue_attributes(sqs, url, ["QueueArn"], name))["QueueArn"]
+
+    async def _move_task_call(self, call: Callable[[], Any], target: str | None) -> Any:
+        try:
+            return await self._call(call, target=target)
+        except BrokerError as exc:
+            cause = exc.__cause__
+            code = _error_code(cause) if isinstance(cause, ClientError) else ""
+            if code.isdigit() or code in ("UnsupportedOperation", "InvalidAction"):
+                raise BrokerError(
+                    f"{self._where} does not offer SQS message move tasks (HTTP/code {code}).",
+                    hint="Replay a selection instead; AWS SQS and ElasticMQ offer move tasks,"
+                    " some emulators (moto) do not.",
+                ) from exc
+            raise
+
     async def _queue_attributes(
         self, sqs: Any, url: str, names: list[str], target: str
     ) -> dict[str, str]:
@@ -404,6 +557,7 @@ class SqsConnector(Connector):
             ]
         self._urls = {name: attributes["_url"] for name, attributes in queues.items()}
         self._feeders = feeders
+        self._feeders_known = True
         endpoints.extend(_topic_endpoint(topic) for topic in sorted(topics, key=lambda t: t.name))
         return endpoints
 
@@ -470,6 +624,17 @@ class SqsConnector(Connector):
             log.debug("ListDeadLetterSourceQueues on %s: %s", name, exc)
             return []
 
+    async def _known_feeders(self, dlq: str) -> list[_Feeder]:
+        """What feeds this queue as the last listing saw it; SNS asked if never listed."""
+        if not self._feeders_known:
+            # Opened without a listing first (the CLI): only SNS says which subscription
+            # dead-letters here, so a browse can still name the original destination.
+            _topics, feeders = await self._topics_best_effort()
+            for name, found in feeders.items():
+                self._feeders.setdefault(name, found)
+            self._feeders_known = True
+        return self._feeders.get(dlq, [])
+
     async def dead_letter_sources(self, endpoint: str) -> list[str]:
         """Queues whose RedrivePolicy points at this one (ListDeadLetterSourceQueues)."""
         sqs = self._client()
@@ -515,28 +680,22 @@ class SqsConnector(Connector):
         confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
         policies = await asyncio.gather(*(redrive_of(s["SubscriptionArn"]) for s in confirmed))
         feeders: dict[str, list[_Feeder]] = {}
-        for subscription, policy in zip(confirmed, policies, strict=True):
-            topic = topics.get(subscription.get("TopicArn", ""))
+        for raw, policy in zip(confirmed, policies, strict=True):
+            topic = topics.get(raw.get("TopicArn", ""))
             if topic is None:
                 continue
-            topic.subscriptions += 1
             target = _redrive_target(policy)
-            if target is None:
-                continue
-            dlq = _name_from_arn(target[0])
-            endpoint = subscription.get("Endpoint", "")
-            subscribed = _name_from_arn(endpoint) if subscription.get("Protocol") == "sqs" else None
-            topic.dead_letter_queues.append(dlq)
-            feeders.setdefault(dlq, []).append(
-                _Feeder(
-                    name=topic.name,
-                    evidence=(
-                        f"RedrivePolicy of the {subscription.get('Protocol', '?')} subscription "
-                        f"of topic {topic.name} to {subscribed or endpoint}"
-                    ),
-                    subscribed_queue=subscribed,
-                )
+            subscription = SnsSubscription(
+                topic=topic.name,
+                arn=raw["SubscriptionArn"],
+                protocol=raw.get("Protocol", "?"),
+                endpoint=raw.get("Endpoint", ""),
+                dead_letter_target_arn=target[0] if target else None,
             )
+            topic.subscriptions.append(subscription)
+            dlq = subscription.dead_letter_queue
+            if dlq is not None:
+                feeders.setdefault(dlq, []).append(_subscription_feeder(subscription))
         return list(topics.values()), feeders
 
     # -- sending -----------------------------------------------------------------
@@ -636,6 +795,7 @@ class SqsConnector(Connector):
         gate = asyncio.Semaphore(_WORKERS)
 
         async def one(outgoing: Outgoing) -> Outcome:
+            outgoing, unwrapped = unwrap_sns_envelope(outgoing)
             body, problem = _text_body(outgoing.body)
             if body is None:
                 return Outcome(outgoing.source_id, False, problem)
@@ -652,7 +812,8 @@ class SqsConnector(Connector):
                     )
                 except EventdeskError as exc:
                     return Outcome(outgoing.source_id, False, str(exc))
-            note = f"; not carried: {', '.join(skipped)}" if skipped else ""
+            note = "; the SNS envelope's message was published" if unwrapped else ""
+            note += f"; not carried: {', '.join(skipped)}" if skipped else ""
             return Outcome(outgoing.source_id, True, f"MessageId {reply.get('MessageId')}{note}")
 
         return list(await asyncio.gather(*(one(outgoing) for outgoing in messages)))
@@ -733,6 +894,59 @@ def message_attributes(
             continue
         attributes[name] = attribute
     return attributes, skipped
+
+
+def unwrap_sns_envelope(outgoing: Outgoing) -> tuple[Outgoing, bool]:
+    """The message inside an SNS notification envelope, for publishing to a topic again.
+
+    A subscription's DLQ (without raw delivery) holds SNS's JSON envelope; publishing it as
+    it is would wrap it twice. The envelope's message attributes come back as headers, and
+    the outgoing headers (the replay's own) win over them. Anything else is left alone.
+    """
+    try:
+        envelope = json.loads(outgoing.body)
+    except ValueError:
+        return outgoing, False
+    if not (
+        isinstance(envelope, dict)
+        and envelope.get("Type") == "Notification"
+        and isinstance(envelope.get("Message"), str)
+        and envelope.get("TopicArn")
+    ):
+        return outgoing, False
+    headers = [*_envelope_attributes(envelope.get("MessageAttributes")), *outgoing.headers]
+    body = envelope["Message"].encode("utf-8")
+    return dataclasses.replace(outgoing, body=body, headers=tuple(headers)), True
+
+
+def _envelope_attributes(raw: object) -> list[tuple[str, Any]]:
+    """SNS envelope attributes ({"name": {"Type": ..., "Value": ...}}) as header pairs."""
+    if not isinstance(raw, dict):
+        return []
+    headers: list[tuple[str, Any]] = []
+    for name, attribute in raw.items():
+        if not isinstance(attribute, dict) or not isinstance(attribute.get("Value"), str):
+            continue
+        kind, value = str(attribute.get("Type", "String")), attribute["Value"]
+        if kind.startswith("Binary"):
+            try:
+                headers.append((str(name), base64.b64decode(value, validate=True)))
+            except (binascii.Error, ValueError):
+                continue
+        elif kind.startswith("Number"):
+            headers.append((str(name), _number(value)))
+        else:
+            headers.append((str(name), value))
+    return headers
+
+
+def _number(text: str) -> int | float | str:
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _text_body(body: bytes) -> tuple[str | None, str]:
@@ -901,15 +1115,37 @@ def _queue_details(attributes: Mapping[str, str]) -> dict[str, str]:
 
 
 def _feeder_details(details: dict[str, str], feeders: Iterable[_Feeder]) -> None:
+    feeders = list(feeders)
     counts = [f"{f.name}: {f.max_receive_count}" for f in feeders if f.max_receive_count]
     if counts:
         details["feeders_max_receive_count"] = ", ".join(counts)
+    subscriptions = [f.subscription_arn for f in feeders if f.subscription_arn]
+    if subscriptions:
+        details["sns_subscriptions"] = ", ".join(subscriptions)
+
+
+def _subscription_feeder(subscription: SnsSubscription) -> _Feeder:
+    short_id = subscription.arn.rsplit(":", 1)[-1]
+    return _Feeder(
+        name=subscription.topic,
+        evidence=(
+            f"redrive DLQ of SNS subscription {short_id} "
+            f"(topic {subscription.topic}, {subscription.route})"
+        ),
+        subscribed_queue=subscription.subscribed_queue,
+        subscription_arn=subscription.arn,
+    )
 
 
 def _topic_endpoint(topic: _Topic) -> Endpoint:
-    details = {"arn": topic.arn, "subscriptions": str(topic.subscriptions)}
-    if topic.dead_letter_queues:
-        details["subscription_dead_letter_queues"] = ", ".join(topic.dead_letter_queues)
+    """A topic, with one "subscription N" detail per subscription: where to, and its DLQ."""
+    details = {"arn": topic.arn, "subscriptions": str(len(topic.subscriptions))}
+    ordered = sorted(topic.subscriptions, key=lambda s: (s.protocol, s.endpoint, s.arn))
+    for number, subscription in enumerate(ordered, start=1):
+        details[f"subscription {number}"] = subscription.summary
+    dead_letter_queues = [s.dead_letter_queue for s in ordered if s.dead_letter_queue]
+    if dead_letter_queues:
+        details["subscription_dead_letter_queues"] = ", ".join(dead_letter_queues)
     return Endpoint(name=topic.name, kind=EndpointKind.TOPIC, depth=None, details=details)
 
 
@@ -1066,7 +1302,7 @@ class SqsBrowser(Browser):
                 + " This queue has a redrive policy: a message received maxReceiveCount times "
                 "moves to its dead-letter queue."
             )
-        known = connector._feeders.get(self.endpoint, [])
+        known = await connector._known_feeders(self.endpoint)
         try:
             sources = await connector.dead_letter_sources(self.endpoint)
         except (AuthorizationFailed, BrokerError):

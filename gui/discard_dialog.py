@@ -1,5 +1,5 @@
-"""Asks before discarding dead letters: names the count and the endpoint, and on production
-connections wants the endpoint's name typed."""
+"""Asks before removing dead letters for good: discard names the count and the endpoint (and on
+production wants the endpoint's name typed); purge always wants the name typed."""
 
 from __future__ import annotations
 
@@ -15,34 +15,38 @@ from PySide6.QtWidgets import (
 )
 
 
-class DiscardDialog(QDialog):
+class ConfirmByNameDialog(QDialog):
+    """Cancel is the default; the confirm button waits for the endpoint's name if asked."""
+
     def __init__(
-        self, count: int, endpoint: str, profile: ConnectionProfile, parent: QWidget | None = None
+        self,
+        *,
+        title: str,
+        text: str,
+        confirm_text: str,
+        endpoint: str,
+        needs_name: bool,
+        why_name: str,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.endpoint = endpoint
-        self.count = count
-        self.setWindowTitle("Discard messages")
-        plural = "s" if count != 1 else ""
-        self.message_label = QLabel(
-            f"Discard {count} message{plural} from {endpoint} on {profile.name}?\n"
-            "They are removed for good; the journal keeps their ids and payload hashes.",
-            self,
-        )
+        self.setWindowTitle(title)
+        self.message_label = QLabel(text, self)
         self.message_label.setWordWrap(True)
         self.name_edit = QLineEdit(self)
         self.name_edit.setPlaceholderText(endpoint)
-        self.name_label = QLabel(f"This is a production connection: type <b>{endpoint}</b>", self)
+        self.name_label = QLabel(f"{why_name}: type <b>{endpoint}</b>", self)
         self.name_label.setBuddy(self.name_edit)
-        self.name_label.setVisible(profile.is_production)
-        self.name_edit.setVisible(profile.is_production)
-        self._needs_name = profile.is_production
+        self.name_label.setVisible(needs_name)
+        self.name_edit.setVisible(needs_name)
+        self._needs_name = needs_name
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
-        self.discard_button = QPushButton(f"&Discard {count} message{plural}", self)
-        buttons.addButton(self.discard_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.confirm_button = QPushButton(confirm_text, self)
+        buttons.addButton(self.confirm_button, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        # Cancel is the default: Enter must not discard.
+        # Cancel is the default: Enter must not remove anything.
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setDefault(True)
         self.name_edit.textChanged.connect(self._on_name_edit_text_changed)
         layout = QVBoxLayout(self)
@@ -53,11 +57,53 @@ class DiscardDialog(QDialog):
         self._on_name_edit_text_changed(self.name_edit.text())
 
     def confirmed(self) -> bool:
-        return not self._needs_name or self.name_edit.text().strip() == self.endpoint
+        return not self._needs_name or self.typed_name() == self.endpoint
+
+    def typed_name(self) -> str:
+        return self.name_edit.text().strip() if self._needs_name else self.endpoint
 
     def _on_name_edit_text_changed(self, _text: str) -> None:
-        self.discard_button.setEnabled(self.confirmed())
+        self.confirm_button.setEnabled(self.confirmed())
 
-    def accept(self) -> None:
-        if self.confirmed():
-            super().accept()
+
+class DiscardDialog(ConfirmByNameDialog):
+    def __init__(
+        self, count: int, endpoint: str, profile: ConnectionProfile, parent: QWidget | None = None
+    ) -> None:
+        plural = "s" if count != 1 else ""
+        super().__init__(
+            title="Discard messages",
+            text=f"Discard {count} message{plural} from {endpoint} on {profile.name}?\n"
+            "They are removed for good; the journal keeps their ids and payload hashes.",
+            confirm_text=f"&Discard {count} message{plural}",
+            endpoint=endpoint,
+            needs_name=profile.is_production,
+            why_name="This is a production connection",
+            parent=parent,
+        )
+        self.count = count
+        self.discard_button = self.confirm_button
+
+
+class PurgeDialog(ConfirmByNameDialog):
+    def __init__(
+        self,
+        endpoint: str,
+        depth: int | None,
+        profile: ConnectionProfile,
+        parent: QWidget | None = None,
+    ) -> None:
+        about = f"about {depth:,} messages" if depth is not None else "every message"
+        super().__init__(
+            title="Purge dead-letter queue",
+            text=f"Purge {endpoint} on {profile.name}: remove {about} for good?\n"
+            "Unlike discard, a purge keeps no per-message record: the journal notes only the"
+            " endpoint, the depth before and how many the broker removed. Messages a consumer"
+            " holds unacknowledged at this moment are not removed.",
+            confirm_text="&Purge",
+            endpoint=endpoint,
+            needs_name=True,
+            why_name="To purge",
+            parent=parent,
+        )
+        self.purge_button = self.confirm_button

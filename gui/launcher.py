@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 # Served by connectors/cli.py on the same engine as the GUI, with no Qt loaded at all.
-CLI_COMMANDS = frozenset({"replay", "discard", "history"})
+CLI_COMMANDS = frozenset({"replay", "discard", "purge", "history", "report"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

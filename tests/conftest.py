@@ -23,6 +23,7 @@ KAFKA_PORT = int(os.environ.get("EVENTDESK_KAFKA_PORT", "19092"))
 RABBITMQ_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_PORT", "5672"))
 RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("EVENTDESK_RABBITMQ_MANAGEMENT_PORT", "15672"))
 MOTO_PORT = int(os.environ.get("EVENTDESK_MOTO_PORT", "5055"))
+ELASTICMQ_PORT = int(os.environ.get("EVENTDESK_ELASTICMQ_PORT", "19324"))
 NATS_PORT = int(os.environ.get("EVENTDESK_NATS_PORT", "14222"))
 NATS_MONITOR_PORT = int(os.environ.get("EVENTDESK_NATS_MONITOR_PORT", "18222"))
 # Where the broker scripts keep their state (as in tests/brokers/common.sh).
@@ -141,6 +142,13 @@ def sqs() -> SqsSettings:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return SqsSettings(endpoint_url=f"http://127.0.0.1:{MOTO_PORT}", region="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def elasticmq(sqs: SqsSettings) -> SqsSettings:
+    """tests/brokers/elasticmq.sh: SQS with the message-move-task actions moto lacks."""
+    _ensure_broker("ElasticMQ (SQS)", "elasticmq.sh", ELASTICMQ_PORT)
+    return SqsSettings(endpoint_url=f"http://127.0.0.1:{ELASTICMQ_PORT}", region="us-east-1")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 # Usage: tests/brokers/all.sh start|stop|status
 here="$(dirname "$0")"
 rc=0
-for broker in kafka kafka-secure rabbitmq moto nats; do
+for broker in kafka kafka-secure rabbitmq moto elasticmq nats; do
   bash "$here/$broker.sh" "${1:?usage: $0 start|stop|status}" || rc=1
 done
 exit $rc

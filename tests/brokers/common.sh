@@ -12,6 +12,7 @@ KAFKA_CONTROLLER_PORT="${EVENTDESK_KAFKA_CONTROLLER_PORT:-19093}"
 RABBITMQ_PORT="${EVENTDESK_RABBITMQ_PORT:-5672}"
 RABBITMQ_MANAGEMENT_PORT="${EVENTDESK_RABBITMQ_MANAGEMENT_PORT:-15672}"
 MOTO_PORT="${EVENTDESK_MOTO_PORT:-5055}"
+ELASTICMQ_PORT="${EVENTDESK_ELASTICMQ_PORT:-19324}"
 NATS_PORT="${EVENTDESK_NATS_PORT:-14222}"
 NATS_MONITOR_PORT="${EVENTDESK_NATS_MONITOR_PORT:-18222}"
 KAFKA_VERSION="${EVENTDESK_KAFKA_VERSION:-4.4.0}"
@@ -23,6 +24,30 @@ KAFKA_SECURE_CONTROLLER_PORT="${EVENTDESK_KAFKA_SECURE_CONTROLLER_PORT:-19194}"
 KAFKA_SECURE_INTERNAL_PORT="${EVENTDESK_KAFKA_SECURE_INTERNAL_PORT:-19195}"
 KAFKA_SECURE_WRONG_NAME_PORT="${EVENTDESK_KAFKA_SECURE_WRONG_NAME_PORT:-19196}"
 KAFKA_SECURE_MTLS_PORT="${EVENTDESK_KAFKA_SECURE_MTLS_PORT:-19197}"
+
+maven_fetch() {  # maven_fetch DIR NAME GROUP:ARTIFACT:VERSION... -> their runtime jars in DIR, once
+  local dir=$1 name=$2
+  shift 2
+  [[ -f "$dir/.complete" ]] && return
+  log "fetching $name jars from Maven Central into $dir"
+  local pom="$BROKERS_DIR/$name-pom.xml" deps="" coordinate group artifact version
+  for coordinate in "$@"; do
+    IFS=: read -r group artifact version <<<"$coordinate"
+    deps+="<dependency><groupId>$group</groupId><artifactId>$artifact</artifactId><version>$version</version></dependency>"
+  done
+  cat >"$pom" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>eventdesk.local</groupId><artifactId>$name</artifactId><version>1</version>
+  <dependencies>$deps</dependencies>
+</project>
+POM
+  rm -rf "$dir"
+  mvn -q -B -f "$pom" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+    -DoutputDirectory="$dir" -DincludeScope=runtime >"$LOG_DIR/$name-mvn.log" 2>&1 \
+    || { log "mvn failed; see $LOG_DIR/$name-mvn.log"; exit 1; }
+  touch "$dir/.complete"
+}
 
 log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 

@@ -11,25 +11,10 @@ PIDFILE="$BROKERS_DIR/kafka.pid"
 CONFIG="$BROKERS_DIR/kafka-server.properties"
 
 fetch_jars() {
-  [[ -f "$LIBS/.complete" ]] && return
-  log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
-  local pom="$BROKERS_DIR/kafka-pom.xml"
-  cat >"$pom" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>eventdesk.local</groupId><artifactId>kafka-server</artifactId><version>1</version>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
-  rm -rf "$LIBS"
-  mvn -q -B -f "$pom" org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DoutputDirectory="$LIBS" -DincludeScope=runtime >"$LOG_DIR/kafka-mvn.log" 2>&1 \
-    || { log "mvn failed; see $LOG_DIR/kafka-mvn.log"; exit 1; }
-  touch "$LIBS/.complete"
+  maven_fetch "$LIBS" kafka-server \
+    "org.apache.kafka:kafka_2.13:$KAFKA_VERSION" \
+    "org.apache.logging.log4j:log4j-slf4j-impl:$LOG4J_VERSION" \
+    "org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
 }
 
 write_config() {

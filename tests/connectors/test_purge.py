@@ -1,0 +1,116 @@
+"""Purge of a whole DLQ on each broker: confirmed by name, journaled, and exact."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import aio_pika
+import boto3
+import pytest
+from eventdesk.connectors.journal import Journal
+from eventdesk.connectors.kafka import KafkaConnector
+from eventdesk.connectors.model import Outgoing
+from eventdesk.connectors.nats import NatsConnector
+from eventdesk.connectors.purge import PurgeRefused, can_purge, purge
+from eventdesk.connectors.rabbitmq import RabbitMQConnector
+from eventdesk.connectors.sqs import SqsConnector
+
+from tests.seed.kafka import create_topic, fill_topic
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    with Journal.open() as journal:
+        yield journal
+
+
+def _outgoing(count: int) -> list[Outgoing]:
+    return [Outgoing(f"m{i}", f'{{"n": {i}}}'.encode()) for i in range(count)]
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_purge_needs_the_name_then_empties_the_queue(rabbitmq, journal, unique_name):
+    queue = unique_name
+    account = {
+        "host": rabbitmq.host,
+        "port": rabbitmq.port,
+        "login": rabbitmq.username,
+        "password": rabbitmq.password,
+    }
+    link = await aio_pika.connect(**account)
+    channel = await link.channel()
+    await channel.declare_queue(queue)
+    async with RabbitMQConnector(
+        host=rabbitmq.host,
+        port=rabbitmq.port,
+        username=rabbitmq.username,
+        password=rabbitmq.password,
+        management_url=rabbitmq.management_url,
+    ) as connector:
+        try:
+            sent = await connector.send(queue, _outgoing(5))
+            assert all(o.ok for o in sent)
+            with pytest.raises(PurgeRefused):
+                await purge(
+                    connector, queue, confirm=queue[:-1], journal=journal, source_connection="R"
+                )
+            assert await connector.depth(queue) == 5
+            assert journal.actions() == []
+
+            result = await purge(
+                connector, queue, confirm=queue, journal=journal, source_connection="R"
+            )
+            assert result.removed == 5
+            assert await connector.depth(queue) == 0
+        finally:
+            await channel.queue_delete(queue)
+            await link.close()
+    [action] = journal.actions()
+    assert (action.id, action.kind, action.status) == (result.action_id, "purge", "completed")
+    assert action.source == queue and action.detail == "5 messages removed"
+    assert action.options["depth_before"] == 5
+
+
+@pytest.mark.sqs
+async def test_sqs_purge_empties_the_queue_and_journals_it(sqs, journal, unique_name):
+    client = boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
+    queue = f"t-purge-{uuid.uuid4().hex[:8]}"
+    url = client.create_queue(QueueName=queue)["QueueUrl"]
+    try:
+        for i in range(3):
+            client.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        async with SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url) as connector:
+            result = await purge(
+                connector, queue, confirm=queue, journal=journal, source_connection="S"
+            )
+            assert result.removed == 3
+            assert await connector.depth(queue) == 0
+    finally:
+        client.delete_queue(QueueUrl=url)
+    assert journal.action(result.action_id).status == "completed"
+
+
+@pytest.mark.kafka
+@pytest.mark.usefixtures("drop_kafka_test_topics")
+async def test_kafka_purge_deletes_every_record_up_to_the_end(
+    kafka_bootstrap, journal, unique_name
+):
+    topic = f"{unique_name}.DLT"
+    await create_topic(kafka_bootstrap, topic, partitions=2)
+    await fill_topic(kafka_bootstrap, topic, 40, 100, partitions=2)
+    async with KafkaConnector(bootstrap_servers=kafka_bootstrap) as connector:
+        assert await connector.depth(topic) == 40
+        result = await purge(
+            connector, topic, confirm=topic, journal=journal, source_connection="K"
+        )
+        assert result.removed == 40
+        assert await connector.depth(topic) == 0
+        async with connector.browse(topic) as browser:
+            page = await browser.next_page(timeout=10)
+        assert list(page.messages) == []
+
+
+async def test_a_broker_without_purge_says_so_before_anything_is_journaled():
+    assert not can_purge(NatsConnector.__new__(NatsConnector))
+    assert can_purge(KafkaConnector.__new__(KafkaConnector))
