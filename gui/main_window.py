@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from eventdesk.connectors.base import Connector
-from eventdesk.connectors.errors import CONNECTION_ERRORS, ConfigurationError, EventdeskError
+from eventdesk.connectors.errors import (
+    CONNECTION_ERRORS,
+    AuthenticationFailed,
+    ConfigurationError,
+    EventdeskError,
+)
 from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.journal import Journal
-from eventdesk.connectors.model import Endpoint, Message
+from eventdesk.connectors.model import BrokerKind, Endpoint, Message
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
-from eventdesk.connectors.replay import ReplayResult, discard, resume
+from eventdesk.connectors.purge import PurgeResult, can_purge, purge
+from eventdesk.connectors.replay import Edits, ReplayResult, discard, resume
+from eventdesk.connectors.report import EndpointRef
 from eventdesk.connectors.sampling import ConnectorFactory
 from eventdesk.connectors.secrets import SecretStore
+from eventdesk.connectors.sqs import SqsConnector
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -38,23 +48,39 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .about_dialog import AboutDialog
+from .bulk_fix_dialog import BulkFixDialog
 from .connection_dialog import ConnectionDialog
 from .connection_tree import NO_CONNECTIONS_TEXT, ConnectionTreeWidget
-from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeModel
-from .discard_dialog import DiscardDialog
+from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeModel, Roles
+from .discard_dialog import DiscardDialog, PurgeDialog
 from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
 from .history_view import HistoryView
 from .message_browser_widget import MessageBrowserWidget, count_summary
-from .message_detail import MessageDetailWidget
+from .message_detail import NO_MESSAGE_TEXT, MessageDetailWidget
+from .message_editor_dialog import MessageEditorDialog
+from .message_files import MessageFileActions
 from .monitor_view import MonitorView
+from .nats_capture_dialog import NatsCaptureDialog
 from .operations import AsyncOp, TaskOwner, current_loop
 from .replay_wizard import ReplayWizard
+from .report_dialog import ReportDialog
+from .shortcuts_dialog import ShortcutsDialog
+from .sqs_move_dialog import SqsMoveDialog
 from .status_progress import StatusProgressWidget
+from .tray import TrayNotifier
+from .window_state import WindowStateStore
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 PICK_ENDPOINT_TEXT = "Pick a dead-letter queue on the left to see its messages."
+EMPTY_ENDPOINT_TEXT = (
+    "{endpoint} is empty: nothing has failed into it.\n\nNew dead letters show in its count"
+    " on the left (refreshed every 10 s and on F5); pick another queue meanwhile."
+)
 # Closing must not hang on a dead broker; whatever is still held after this, the broker
 # takes back when the connection drops with the process.
 CLOSE_TIMEOUT_S = 8.0
@@ -98,14 +124,21 @@ class MainWindow(QMainWindow, TaskOwner):
         # Endpoints to open again once their connection is back (connection -> endpoint).
         self._reopen: dict[str, str] = {}
         self._started = False
+        self.window_state = WindowStateStore()
         self._background: set[asyncio.Task[None]] = set()
         self._shutdown: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         # Opened on the first replay or discard; None until then.
         self._journal: Journal | None = None
         self.replay_wizard: ReplayWizard | None = None
+        self.message_editor: MessageEditorDialog | None = None
+        self.bulk_fix_dialog: BulkFixDialog | None = None
         self.discard_dialog: DiscardDialog | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.about_dialog: AboutDialog | None = None
         self.resume_box: QMessageBox | None = None
+        self.purge_dialog: PurgeDialog | None = None
+        self.move_dialog: SqsMoveDialog | None = None
 
         self.error_presenter = ErrorPresenter(self)
         self.progress_sink = StatusProgressWidget(self)
@@ -114,6 +147,9 @@ class MainWindow(QMainWindow, TaskOwner):
         self.tree = ConnectionTreeWidget(self.tree_model, self)
         self.browser = MessageBrowserWidget(self)
         self.detail = MessageDetailWidget(self)
+        # Search's valid/invalid filter checks against the schemas the detail pane maps.
+        self.browser.schemas = self.detail.schemas
+        self.message_files = MessageFileActions(self)
         self.monitor = MonitorView(self.connector_factories, parent=self)
         self.history = HistoryView(self.journal, self)
         self.history.resume_requested.connect(self._on_history_resume_requested)
@@ -129,7 +165,17 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser.model.counts_changed.connect(self._on_browser_counts_changed)
         self.browser.model.fetch_failed.connect(self._on_browser_fetch_failed)
         self.browser.selection_changed.connect(self._update_message_actions)
+        self.detail.edit_requested.connect(self.open_message_editor)
         self.error_presenter.status_message.connect(self._on_presenter_status_message)
+
+        # Monitoring: alerts notify the desktop and mark the tree; rules from its menu.
+        self.tray = TrayNotifier(self)
+        self.monitor.alert_raised.connect(self.tray.notify_event)
+        self.monitor.endpoint_marks_changed.connect(self.tree_model.set_endpoint_marks)
+        self.alert_rules_action = QAction("Alert rules…", self)
+        self.alert_rules_action.setToolTip("Alert thresholds for this endpoint")
+        self.alert_rules_action.triggered.connect(self._on_alert_rules_action_triggered)
+        self.tree.add_context_actions([self.alert_rules_action])
 
         # Depths change while the operator watches: re-list connected brokers now and then,
         # quietly (no progress, no reconnect; F5 does that).
@@ -180,7 +226,30 @@ class MainWindow(QMainWindow, TaskOwner):
         self.discard_action.setToolTip("Remove the selected messages for good, journaled (Delete)")
         self.discard_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
         self.discard_action.triggered.connect(self._on_discard_triggered)
+        self.purge_action = QAction("Purge…", self)
+        self.purge_action.setShortcut(QKeySequence("Ctrl+Shift+Delete"))
+        self.purge_action.setToolTip(
+            "Remove every message of the open queue or topic, after typing its name"
+            " (Ctrl+Shift+Delete)"
+        )
+        self.purge_action.triggered.connect(self._on_purge_triggered)
+        self.move_back_action = QAction("Move all back (SQS)…", self)
+        self.move_back_action.setToolTip(
+            "Have SQS move every message of this DLQ back to where it failed (StartMessageMoveTask)"
+        )
+        self.move_back_action.triggered.connect(self._on_move_back_triggered)
         self.browser.add_context_actions([self.replay_action, self.discard_action])
+        self.edit_action = QAction("Edit…", self)
+        self.edit_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.edit_action.setToolTip("Edit the selected message, then replay the edited copy (F2)")
+        self.edit_action.triggered.connect(self._on_edit_triggered)
+        self.bulk_fix_action = QAction("Bulk fix…", self)
+        self.bulk_fix_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.bulk_fix_action.setToolTip(
+            "Apply one JSON Patch to every selected message, check each, replay the fixed (Ctrl+B)"
+        )
+        self.bulk_fix_action.triggered.connect(self._on_bulk_fix_triggered)
+        self.browser.add_context_actions([self.edit_action, self.bulk_fix_action])
         self.dead_letters_only_action = QAction("Dead-letter queues only", self)
         self.dead_letters_only_action.setCheckable(True)
         self.dead_letters_only_action.setShortcut(QKeySequence("Ctrl+D"))
@@ -188,6 +257,14 @@ class MainWindow(QMainWindow, TaskOwner):
         self.dead_letters_only_action.toggled.connect(self.tree.set_dead_letters_only)
         self.tree.dead_letters_only_changed.connect(self._on_tree_dead_letters_only_changed)
         self.tree.add_actions([self.refresh_action])
+        self.nats_capture_action = QAction("NATS dead-letter capture…", self)
+        self.nats_capture_action.setToolTip(
+            "Choose or create the stream that keeps a NATS connection's dead letters"
+        )
+        self.nats_capture_action.triggered.connect(self._on_nats_capture_triggered)
+        self.tree.add_context_actions([self.nats_capture_action])
+        self.tree.context_menu_requested.connect(self._on_tree_context_menu_requested)
+        self.nats_capture_dialog: NatsCaptureDialog | None = None
         self.monitor_action = QAction("Monitor", self)
         self.monitor_action.setShortcut(QKeySequence("Ctrl+M"))
         self.monitor_action.setToolTip("Show live consumer lag, DLQ depth and health (Ctrl+M)")
@@ -198,6 +275,21 @@ class MainWindow(QMainWindow, TaskOwner):
             "Every replay and discard, its messages, and resume of interrupted ones (Ctrl+H)"
         )
         self.history_action.triggered.connect(self.show_history)
+        self.report_action = QAction("Export incident report…", self)
+        self.report_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.report_action.setToolTip(
+            "Summary, charts, failure groups, actions and timeline of a time window, "
+            "as HTML, PDF, Markdown or JSON (Ctrl+Shift+E)"
+        )
+        self.report_action.triggered.connect(self.open_report_dialog)
+        self.shortcuts_action = QAction("Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        self.shortcuts_action.setToolTip("List every keyboard shortcut (F1)")
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.about_action = QAction("About Eventdesk", self)
+        self.about_action.setToolTip("Version, Qt and PySide versions, licence")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
 
     def _build_layout(self) -> None:
         self.content_empty = QLabel(PICK_ENDPOINT_TEXT, self)
@@ -209,6 +301,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self.content_empty.setFont(font)
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.right_splitter.setObjectName("message-splitter")  # named: its sizes are kept
         self.right_splitter.addWidget(self.browser)
         self.right_splitter.addWidget(self.detail)
         self.right_splitter.setStretchFactor(0, 3)
@@ -240,6 +333,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self.content_tabs.currentChanged.connect(self._on_content_tabs_current_changed)
 
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main_splitter.setObjectName("main-splitter")  # named: its sizes are kept
         self.main_splitter.addWidget(self.tree)
         self.main_splitter.addWidget(self.content_tabs)
         self.main_splitter.setStretchFactor(0, 0)
@@ -277,6 +371,7 @@ class MainWindow(QMainWindow, TaskOwner):
         connection = menus.addMenu("&Connection")
         connection.addAction(self.new_connection_action)
         connection.addAction(self.refresh_action)
+        connection.addAction(self.nats_capture_action)
         connection.addSeparator()
         connection.addAction(self.quit_action)
         messages = menus.addMenu("&Messages")
@@ -286,14 +381,28 @@ class MainWindow(QMainWindow, TaskOwner):
         messages.addSeparator()
         messages.addAction(self.replay_action)
         messages.addAction(self.discard_action)
+        messages.addAction(self.edit_action)
+        messages.addAction(self.bulk_fix_action)
+        messages.addAction(self.purge_action)
+        messages.addAction(self.move_back_action)
+        messages.addSeparator()
+        messages.addAction(self.browser.search_action)
+        messages.addAction(self.message_files.export_action)
+        messages.addAction(self.message_files.import_action)
         view = menus.addMenu("&View")
         view.addAction(self.dead_letters_only_action)
+        view.addAction(self.browser.failure_groups_action)
         errors = self.errors_dock.toggleViewAction()
         errors.setShortcut(QKeySequence("Ctrl+E"))
         errors.setToolTip("Show or hide the Errors log (Ctrl+E)")
         view.addAction(errors)
         view.addAction(self.monitor_action)
         view.addAction(self.history_action)
+        view.addSeparator()
+        view.addAction(self.report_action)
+        self.help_menu = menus.addMenu("&Help")
+        self.help_menu.addAction(self.shortcuts_action)
+        self.help_menu.addAction(self.about_action)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -356,16 +465,64 @@ class MainWindow(QMainWindow, TaskOwner):
             )
         return value
 
+    def _on_alert_rules_action_triggered(self) -> None:
+        index = self.tree.view.currentIndex()
+        connection = (index.data(Roles.CONNECTION) if index.isValid() else None) or ""
+        endpoint = index.siblingAtColumn(0).data(Roles.ENDPOINT) if index.isValid() else None
+        self.show_monitor()
+        self.monitor.open_alert_rules(connection, endpoint.name if endpoint is not None else "")
+
     def show_monitor(self) -> None:
         self.content_tabs.setCurrentWidget(self.monitor)
 
     def show_history(self) -> None:
         self.content_tabs.setCurrentWidget(self.history)
 
+    def open_report_dialog(self) -> ReportDialog:
+        """The incident report dialog over every known DLQ; the open one checked if any."""
+        endpoints = [
+            EndpointRef(name, e.name)
+            for name in self._profiles
+            for e in self.tree_model.endpoints(name)
+            if e.is_dead_letter
+        ]
+        dialog = ReportDialog(
+            self.profiles,
+            endpoints,
+            events=self.monitor.alert_log.model.events(),
+            selected=[EndpointRef(*self._open)] if self._open is not None else [],
+            connector_factory=lambda p: create_connector(p, prompt=self._known_secret),
+            parent=self,
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        self.report_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self)
+        dialog.finished.connect(dialog.deleteLater)
+        self.shortcuts_dialog = dialog
+        dialog.open()
+
+    def show_about(self) -> None:
+        dialog = AboutDialog(self)
+        dialog.finished.connect(dialog.deleteLater)
+        self.about_dialog = dialog
+        dialog.open()
+
+    def _restore_layout(self) -> None:
+        """On first show, once every toolbar and dock (the demo's too) has been added."""
+        # Menus added after construction (the demo's) go before Help, which stays last.
+        self.menuBar().removeAction(self.help_menu.menuAction())
+        self.menuBar().addAction(self.help_menu.menuAction())
+        self.window_state.restore(self)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._started:
             self._started = True
+            self._restore_layout()
             # After the window is painted, and outside any task: a password prompt may
             # open a nested event loop, which must not run inside an asyncio task.
             QTimer.singleShot(0, self._connect_all)
@@ -426,6 +583,8 @@ class MainWindow(QMainWindow, TaskOwner):
             self._mark_failed(name, exc)
         self._close_in_background(connector)
         self.error_presenter.present(exc, context=f"Connecting to {name}")
+        if isinstance(exc, AuthenticationFailed):
+            self._on_secret_refused(name)
 
     def _mark_failed(self, name: str, exc: BaseException) -> None:
         hint = exc.hint if isinstance(exc, EventdeskError) else ""
@@ -502,6 +661,38 @@ class MainWindow(QMainWindow, TaskOwner):
 
     # -- secrets ----------------------------------------------------------------------
 
+    def _on_secret_refused(self, name: str) -> None:
+        """A refused secret is not used again: typed ones are asked for again, and
+        remembered ones are offered to forget."""
+        for key in [key for key in self._typed_secrets if key[0] == name]:
+            del self._typed_secrets[key]
+        if self.secrets.served_fields(name):
+            # Outside the task that delivered the failure: the question runs a nested loop.
+            QTimer.singleShot(0, lambda: self.offer_to_forget_secrets(name))
+
+    def offer_to_forget_secrets(self, name: str) -> None:
+        """Asks whether to forget the remembered secrets the broker just refused."""
+        fields = self.secrets.served_fields(name)
+        if not fields or self._shutdown is not None:
+            return
+        where = self.secrets.backend_name or "memory"
+        answer = QMessageBox.question(
+            self,
+            "Forget the remembered password?",
+            f"{name} refused the {' and '.join(fields)} remembered in {where}.\n\n"
+            "Forget it, so that Eventdesk asks for it when you reconnect (F5)?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        forgotten = self.secrets.forget_served(name)
+        if forgotten:
+            message = f"Forgot the {' and '.join(forgotten)} of {name}; F5 asks for it again."
+        else:
+            message = f"The keyring could not delete the {' and '.join(fields)} of {name}."
+        self.statusBar().showMessage(message, 10000)
+
     def _remembered_secret(self, profile: ConnectionProfile, field: str) -> str | None:
         """Typed this session, else stored (read now, at connect time), else asked."""
         key = (profile.name, field)
@@ -551,6 +742,11 @@ class MainWindow(QMainWindow, TaskOwner):
     def add_connection(self, profile: ConnectionProfile) -> None:
         """Remember the profile on disk (no secrets in it) and connect it."""
         self._add_profile(profile)
+        self._save_profiles()
+        self._update_empty_state()
+        self._connect(profile.name)
+
+    def _save_profiles(self) -> None:
         try:
             save_profiles(
                 (p for p in self._profiles.values() if p.name not in self._session_only),
@@ -564,8 +760,45 @@ class MainWindow(QMainWindow, TaskOwner):
                 ),
                 context="Saving connections",
             )
-        self._update_empty_state()
-        self._connect(profile.name)
+
+    # -- NATS dead-letter capture -----------------------------------------------------
+
+    def _nats_capture_target(self) -> ConnectionProfile | None:
+        """The NATS connection current in the tree, else the only NATS connection."""
+        profile = self._profiles.get(self.tree.current_connection() or "")
+        if profile is not None and profile.kind is BrokerKind.NATS:
+            return profile
+        nats = [p for p in self._profiles.values() if p.kind is BrokerKind.NATS]
+        return nats[0] if len(nats) == 1 and profile is None else None
+
+    def _on_tree_context_menu_requested(self, _connection: str) -> None:
+        self.nats_capture_action.setEnabled(self._nats_capture_target() is not None)
+
+    def _on_nats_capture_triggered(self) -> None:
+        profile = self._nats_capture_target()
+        connector = self._connectors.get(profile.name) if profile is not None else None
+        if profile is None or connector is None or not hasattr(connector, "use_advisory_capture"):
+            self.statusBar().showMessage("Select a connected NATS connection first.", 8000)
+            return
+        name = profile.name
+        dialog = NatsCaptureDialog(profile, connector, self)  # type: ignore[arg-type]
+        dialog.capture_ready.connect(lambda stream, _new: self._on_nats_capture_ready(name, stream))
+        dialog.finished.connect(dialog.deleteLater)
+        self.nats_capture_dialog = dialog
+        dialog.open()
+
+    def _on_nats_capture_ready(self, name: str, stream: str) -> None:
+        profile = self._profiles.get(name)
+        if profile is None:
+            return
+        if profile.get("advisory_stream") != stream:
+            settings = {**profile.settings, "advisory_stream": stream}
+            self._profiles[name] = dataclasses.replace(profile, settings=settings)
+            self._save_profiles()
+        self.statusBar().showMessage(f"{name} reads dead letters from stream {stream}.", 8000)
+        connector = self._connectors.get(name)
+        if connector is not None:
+            self._relist(name, connector)
 
     # -- browsing ---------------------------------------------------------------------
 
@@ -600,6 +833,8 @@ class MainWindow(QMainWindow, TaskOwner):
             subtitle=f"{kind} {role} on {connection}{fed}",
             expected_total=endpoint.depth,
             context=f"{endpoint.name} on {connection}",
+            browse=lambda page_size: connector.browse(endpoint.name, page_size=page_size),
+            endpoint=endpoint.name,
         )
         self._update_empty_state()
 
@@ -613,6 +848,13 @@ class MainWindow(QMainWindow, TaskOwner):
 
     def _on_browser_counts_changed(self, _loaded: int, _expected: int) -> None:
         model = self.browser.model
+        empty = model.browser is not None and not (model.loaded_count or model.has_more)
+        empty = empty and not self.browser.searching  # no match is not an empty queue
+        self.detail.empty.setText(
+            EMPTY_ENDPOINT_TEXT.format(endpoint=self._open[1])
+            if empty and not model.failed and self._open is not None
+            else NO_MESSAGE_TEXT
+        )
         if model.browser is None:
             self.rows_label.setText("")
             return
@@ -651,6 +893,8 @@ class MainWindow(QMainWindow, TaskOwner):
         )
         self.replay_action.setEnabled(enabled)
         self.discard_action.setEnabled(enabled)
+        self.edit_action.setEnabled(enabled)
+        self.bulk_fix_action.setEnabled(enabled)
         if profile is not None and profile.read_only:
             note = f" — {profile.name} is read-only"
         elif profile is None or not self.selected_messages():
@@ -659,6 +903,23 @@ class MainWindow(QMainWindow, TaskOwner):
             note = ""
         self.replay_action.setStatusTip(f"Replay the selected messages{note}")
         self.discard_action.setStatusTip(f"Discard the selected messages{note}")
+        connector = self._connectors.get(self._open[0]) if self._open is not None else None
+        self.purge_action.setEnabled(
+            profile is not None
+            and not profile.read_only
+            and not busy
+            and connector is not None
+            and can_purge(connector)
+        )
+        entry = self._open_entry()
+        self.move_back_action.setEnabled(
+            profile is not None
+            and not profile.read_only
+            and not busy
+            and isinstance(connector, SqsConnector)
+            and entry is not None
+            and entry.is_dead_letter
+        )
 
     def journal(self) -> Journal:
         if self._journal is None:
@@ -677,8 +938,11 @@ class MainWindow(QMainWindow, TaskOwner):
         return self._open[0], self._open[1], profile, connector
 
     def _on_replay_triggered(self) -> None:
+        self.open_replay_wizard(self.selected_messages())
+
+    def open_replay_wizard(self, messages: list[Message], *, edits: Edits | None = None) -> None:
+        """The replay wizard on these messages of the open endpoint, edited ones as edited."""
         context = self._action_context()
-        messages = self.selected_messages()
         if context is None or not messages:
             return
         connection, endpoint, profile, connector = context
@@ -695,9 +959,10 @@ class MainWindow(QMainWindow, TaskOwner):
             endpoint=endpoint,
             profile=profile,
             connector=connector,
-            browser=self.browser.model.browser,
+            browser=self.browser.holding_browser(),
             journal=journal,
             endpoint_names=names,
+            edits=edits,
             parent=self,
         )
         wizard.finished_replay.connect(
@@ -706,6 +971,55 @@ class MainWindow(QMainWindow, TaskOwner):
         wizard.finished.connect(wizard.deleteLater)
         self.replay_wizard = wizard
         wizard.open()
+
+    # -- editing and bulk fix ------------------------------------------------------------
+
+    def _on_edit_triggered(self) -> None:
+        messages = self.selected_messages()
+        if messages:
+            self.open_message_editor(messages[0])
+
+    def open_message_editor(self, message: Message) -> MessageEditorDialog:
+        endpoint = self._open[1] if self._open is not None else message.endpoint
+        dialog = MessageEditorDialog(
+            message,
+            schema=self.detail.schemas.schema_for(endpoint),
+            can_replay=self._action_context() is not None,
+            parent=self,
+        )
+        dialog.replay_requested.connect(self._on_edited_replay_requested)
+        dialog.finished.connect(dialog.deleteLater)
+        self.message_editor = dialog
+        dialog.open()
+        return dialog
+
+    def _on_bulk_fix_triggered(self) -> None:
+        messages = self.selected_messages()
+        if not messages or self._open is None:
+            return
+        dialog = BulkFixDialog(
+            messages, schema=self.detail.schemas.schema_for(self._open[1]), parent=self
+        )
+        dialog.replay_requested.connect(self._on_edited_replay_requested)
+        dialog.finished.connect(dialog.deleteLater)
+        self.bulk_fix_dialog = dialog
+        dialog.open()
+
+    def _on_edited_replay_requested(self, messages: list[Message], edits: Edits) -> None:
+        model = self.browser.model
+        held = {model.message_at(row).id for row in range(model.loaded_count)}
+        if not {m.id for m in messages} <= held:
+            # Settling finds dead letters in the table's browser; without them the copies
+            # would go out and the originals stay.
+            self.error_presenter.present(
+                EventdeskError(
+                    "The edited messages are no longer held by the open endpoint.",
+                    hint="Open the endpoint again and edit the messages afresh.",
+                ),
+                context="Replaying edited messages",
+            )
+            return
+        self.open_replay_wizard(messages, edits=edits)
 
     def _on_wizard_finished_replay(
         self, connection: str, endpoint: str, result: ReplayResult | None
@@ -731,7 +1045,7 @@ class MainWindow(QMainWindow, TaskOwner):
         dialog.open()
 
     def _discard(self, connection: str, endpoint: str, messages: list[Message]) -> None:
-        browser = self.browser.model.browser
+        browser = self.browser.holding_browser()
         if self._open != (connection, endpoint) or browser is None:
             return
         try:
@@ -856,17 +1170,6 @@ class MainWindow(QMainWindow, TaskOwner):
         if source_connector is None or target_connector is None:
             return
         journal = self.journal()
-        reopen = self._open == (source, dlq)
-        if reopen:
-            # The table's browser holds messages of that DLQ; resume must see them all.
-            self._open = None
-            self.browser.clear()
-        closing = self.browser.model.pending_closes()
-
-        async def work() -> ReplayResult:
-            if closing:
-                await asyncio.wait(closing)
-            return await resume(action_id, source_connector, target_connector, journal=journal)
 
         def on_done(result: ReplayResult) -> None:
             self.statusBar().showMessage(
@@ -874,19 +1177,153 @@ class MainWindow(QMainWindow, TaskOwner):
                 f" failed (journal {action_id})",
                 15000,
             )
+            self.history.select(action_id)
+
+        self._run_on_whole_endpoint(
+            source,
+            dlq,
+            lambda: resume(action_id, source_connector, target_connector, journal=journal),
+            label="Resuming replay…",
+            context=f"Resuming replay {action_id}",
+            on_done=on_done,
+        )
+
+    def _run_on_whole_endpoint(
+        self,
+        connection: str,
+        endpoint: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        label: str,
+        context: str,
+        on_done: Callable[[T], None],
+    ) -> None:
+        """Runs work that must see every message of the endpoint, then shows it afresh.
+
+        The table's browser may hold messages of that endpoint (RabbitMQ unacked, SQS
+        invisible): it is closed first, and the endpoint reopened after.
+        """
+        reopen = self._open == (connection, endpoint)
+        if reopen:
+            self._open = None
+            self.browser.clear()
+        closing = self.browser.model.pending_closes()
+
+        async def run() -> T:
+            if closing:
+                await asyncio.wait(closing)
+            return await work()
 
         def after() -> None:
             self.history.reload()
-            self.history.select(action_id)
-            if reopen:
-                entry = next((e for e in self.tree_model.endpoints(source) if e.name == dlq), None)
-                if entry is not None and self._open is None:
-                    self._on_tree_endpoint_selected(source, entry)
+            entry = next(
+                (e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None
+            )
+            if reopen and entry is not None and self._open is None:
+                self._on_tree_endpoint_selected(connection, entry)
+            connector = self._connectors.get(connection)
+            if connector is not None:
+                self._relist(connection, connector)
             self._update_empty_state()
 
-        AsyncOp(self, work).with_progress("Resuming replay…").with_context(
-            f"Resuming replay {action_id}"
-        ).success(on_done).finally_(after).run()
+        AsyncOp(self, run).with_progress(label).with_context(context).success(on_done).finally_(
+            after
+        ).run()
+
+    def _open_entry(self) -> Endpoint | None:
+        if self._open is None:
+            return None
+        connection, endpoint = self._open
+        return next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+
+    # -- SQS move task ----------------------------------------------------------------
+
+    def _on_move_back_triggered(self) -> None:
+        entry = self._open_entry()
+        if self._open is None or entry is None:
+            return
+        connection, endpoint = self._open
+        connector = self._connectors.get(connection)
+        if not isinstance(connector, SqsConnector):
+            return
+        try:
+            journal = self.journal()
+        except EventdeskError as exc:
+            self.error_presenter.present(exc, context="Opening the journal")
+            return
+        # The table's browser hides the messages it shows; SQS would not move those.
+        self._open = None
+        self.browser.clear()
+        self._update_empty_state()
+        names = [e.name for e in self.tree_model.endpoints(connection)]
+        dialog = SqsMoveDialog(
+            connector,
+            endpoint,
+            entry.depth,
+            connection=connection,
+            journal=journal,
+            queues=names,
+            wait_for=self.browser.model.pending_closes(),
+            parent=self,
+        )
+        dialog.finished.connect(lambda _code: self._reopen_after_move(connection, entry))
+        dialog.finished.connect(dialog.deleteLater)
+        self.move_dialog = dialog
+        dialog.open()
+
+    def _reopen_after_move(self, connection: str, entry: Endpoint) -> None:
+        self.move_dialog = None
+        self.history.reload()
+        if self._open is None:
+            self._on_tree_endpoint_selected(connection, entry)
+        connector = self._connectors.get(connection)
+        if connector is not None:
+            self._relist(connection, connector)
+
+    # -- purge ------------------------------------------------------------------------
+
+    def _on_purge_triggered(self) -> None:
+        profile = self._open_profile()
+        if self._open is None or profile is None or profile.read_only:
+            return
+        connection, endpoint = self._open
+        connector = self._connectors.get(connection)
+        if connector is None or not can_purge(connector):
+            self.statusBar().showMessage(f"{connection} cannot purge {endpoint}.", 8000)
+            return
+        entry = next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+        dialog = PurgeDialog(endpoint, entry.depth if entry else None, profile, self)
+        dialog.accepted.connect(lambda: self._purge(connection, endpoint, dialog.typed_name()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.purge_dialog = dialog
+        dialog.open()
+
+    def _purge(self, connection: str, endpoint: str, typed: str) -> None:
+        connector = self._connectors.get(connection)
+        if connector is None:
+            return
+        try:
+            journal = self.journal()
+        except EventdeskError as exc:
+            self.error_presenter.present(exc, context="Opening the journal")
+            return
+
+        def on_done(result: PurgeResult) -> None:
+            self.statusBar().showMessage(
+                f"Purged {endpoint}: {result.removed:,} removed (journal {result.action_id})",
+                15000,
+            )
+
+        self._run_on_whole_endpoint(
+            connection,
+            endpoint,
+            lambda: purge(
+                connector, endpoint, confirm=typed, journal=journal, source_connection=connection
+            ),
+            label=f"Purging {endpoint}…",
+            context=f"Purging {endpoint} on {connection}",
+            on_done=on_done,
+        )
 
     # -- status -----------------------------------------------------------------------
 
@@ -958,6 +1395,8 @@ class MainWindow(QMainWindow, TaskOwner):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._shutdown is None:
+            if self._started:  # a window never shown has no layout worth keeping
+                self.window_state.save(self)
             self.cancel_tasks()
             self._shutdown = current_loop().create_task(self._aclose())
         event.accept()
