@@ -23,6 +23,7 @@ from typing import Any
 from .base import Browser
 from .errors import EventdeskError
 from .model import DeadLetterFacts, HeaderValue, Message, Outcome, Page
+from .replay import IMPORTED_SOURCE_PREFIX
 
 FORMAT = "eventdesk.message/1"
 # Problems listed in one error: enough to fix a file, few enough to read.
@@ -390,7 +391,7 @@ class ImportedMessages(Browser):
 
     def __init__(self, path: str | Path, messages: Sequence[Message]) -> None:
         self.path = Path(path)
-        self.endpoint = f"file:{self.path.name}"
+        self.endpoint = f"{IMPORTED_SOURCE_PREFIX}{self.path.name}"
         self.messages = list(messages)
         self._shown = False
 

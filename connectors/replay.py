@@ -135,6 +135,10 @@ class ReplayResult:
 ProgressCallback = Callable[[ReplayProgress], None]
 
 
+# Sources of replays read from a JSON Lines file (connectors/jsonl.py): nothing to resume.
+IMPORTED_SOURCE_PREFIX = "file:"
+
+
 class ResumeRefused(EventdeskError):
     """The journal entry cannot be resumed (unknown, finished, or still running elsewhere)."""
 
@@ -689,6 +693,12 @@ async def resume(
         raise ResumeRefused(f"Journal entry {action_id} is a {record.kind}, not a replay.")
     if record.status in FINISHED_STATUSES:
         raise ResumeRefused(f"Journal entry {action_id} is already {record.status}.")
+    if record.source.startswith(IMPORTED_SOURCE_PREFIX):
+        raise ResumeRefused(
+            f"Journal entry {action_id} replayed {record.source}, an imported file: there is no"
+            " queue to look at again.",
+            hint="Import the file again and replay what did not arrive.",
+        )
     if record.status in ("planned", "running") and journal.owner_alive(action_id):
         raise ResumeRefused(
             f"Journal entry {action_id} is still running in another process.",

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.journal import FINISHED_STATUSES, ActionRecord, Journal, MessageRecord
+from eventdesk.connectors.replay import IMPORTED_SOURCE_PREFIX
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -51,7 +52,11 @@ EMPTY_TEXT = (
 
 def resumable(record: ActionRecord) -> bool:
     """A replay that never reached an end: resume sends what is left, nothing twice."""
-    return record.kind == "replay" and record.status not in FINISHED_STATUSES
+    return (
+        record.kind == "replay"
+        and record.status not in FINISHED_STATUSES
+        and not record.source.startswith(IMPORTED_SOURCE_PREFIX)
+    )
 
 
 def when(stamp: str | None) -> str:

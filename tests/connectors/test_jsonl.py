@@ -218,3 +218,23 @@ def test_a_failed_write_leaves_the_old_file_untouched(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
     with pytest.raises(JsonlError, match="Cannot write"):
         write_jsonl([Message("q", "1", b"x")], tmp_path / "no-such-dir" / "out.jsonl")
+
+
+async def test_an_interrupted_replay_from_a_file_is_not_offered_for_resume(
+    tmp_path: Path,
+) -> None:
+    from eventdesk.connectors.journal import PlannedMessage
+    from eventdesk.connectors.replay import ResumeRefused, resume
+
+    with Journal.open(tmp_path / "journal.sqlite3") as journal:
+        record = journal.start_action(
+            kind="replay",
+            source_connection="Kafka",
+            source="file:orders.jsonl",
+            target="orders",
+            messages=[PlannedMessage("0:1", "ab")],
+            status="interrupted",
+        )
+        with pytest.raises(ResumeRefused, match="imported file") as info:
+            await resume(record.id, None, None, journal=journal)  # type: ignore[arg-type]
+        assert "Import the file again" in info.value.hint
