@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   kcat                   # reference tool for the benchmarks
   curl                   # broker health checks
   xvfb xauth             # screenshots of the real window
+  x11-utils              # xwininfo: packaging/check-build.sh sees the built app's window
   dbus gnome-keyring     # a real Secret Service for keyring tests
   poppler-utils          # pdftotext, pdfimages: the incident report tests read the PDF
   libegl1 libgl1 libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
