@@ -431,6 +431,13 @@ class NatsConnector(Connector):
         depths = {dead_letter_endpoint(*key): count for key, count in counts.items()}
         return JetStreamLagReport(tuple(consumers), depths)
 
+    def server_version(self, *, timeout: float = 10.0) -> str | None:
+        """The server's version as it said when the link opened, for incident reports."""
+        if self._nc is None or not self._nc.is_connected:
+            return None
+        version = self._nc.connected_server_version
+        return f"nats-server {version.major}.{version.minor}.{version.patch}"
+
     async def depth(self, endpoint: str, *, timeout: float = 10.0) -> int:
         async with _boundary(f"Reading the depth of {endpoint}", timeout):
             dlq = _split_dead_letter_endpoint(endpoint)

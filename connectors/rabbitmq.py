@@ -399,6 +399,12 @@ class RabbitMQConnector(Connector):
             ) from exc
         return build_endpoints(self.vhost, queues or [], exchanges or [], bindings or [])
 
+    async def server_version(self, *, timeout: float = 10.0) -> str | None:
+        """"RabbitMQ 3.x.y" from the management API's overview, for incident reports."""
+        overview = await self.management.get("/api/overview", timeout=timeout)
+        version = overview.get("rabbitmq_version") if isinstance(overview, dict) else None
+        return f"RabbitMQ {version}" if version else None
+
     async def depth(self, endpoint: str, *, timeout: float = 10.0) -> int:
         """Messages ready for delivery, exact and current (a passive declare).
 

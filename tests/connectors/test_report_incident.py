@@ -355,6 +355,9 @@ def check_story(report: dict, incident: Incident) -> None:
     assert [p["name"] for p in env["profiles"]] == ["rmq", "rmq-elsewhere"]
     assert env["profiles"][0]["settings"]["password_env"] == MASK
     assert env["app_version"]
+    versions = {b["connection"]: b["version"] for b in env["brokers"]}
+    assert versions["rmq"].startswith("RabbitMQ 3.")  # read from the management API
+    assert versions["rmq-elsewhere"] is None  # unreachable: not reported, not guessed
     assert any("rmq-elsewhere: dead letters not read" in n for n in report["notices"])
 
 
