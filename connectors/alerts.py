@@ -9,21 +9,17 @@ keeps every event in SQLite so incident reports can read any window.
 from __future__ import annotations
 
 import enum
-import json
-import os
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
-
-import platformdirs
+from typing import Any
 
 from .errors import ConfigurationError
 from .health import Health, HealthState
+from .json_file import REWRITTEN_ON_SAVE, read_json_file, write_json_file
 from .sampling import Metric, Snapshot
+from .sqlite_file import SQLiteFile, open_sqlite_file, transaction
+from .user_dirs import config_dir, data_dir
 
 RULES_FORMAT = "eventdesk-alerts"
 SEVERITIES = ("info", "warning", "critical")
@@ -188,27 +184,18 @@ class AlertRule:
 
 
 def default_rules_path() -> Path:
-    override = os.environ.get("EVENTDESK_CONFIG_DIR")
-    base = Path(override) if override else Path(platformdirs.user_config_dir("eventdesk"))
-    return base / "alerts.json"
+    return config_dir() / "alerts.json"
 
 
 def load_rules(path: Path | None = None) -> list[AlertRule]:
     path = path or default_rules_path()
     if not path.exists():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigurationError(
-            f"Cannot read the alert rules in {path}: {exc}",
-            hint="Fix or remove the file; Eventdesk rewrites it on save.",
-        ) from exc
+    data = read_json_file(path, what=f"the alert rules in {path}", hint=REWRITTEN_ON_SAVE)
     rules = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(rules, list):
         raise ConfigurationError(
-            f"{path}: expected an object with a 'rules' list.",
-            hint="Fix or remove the file; Eventdesk rewrites it on save.",
+            f"{path}: expected an object with a 'rules' list.", hint=REWRITTEN_ON_SAVE
         )
     return [AlertRule.from_json(rule) for rule in rules]
 
@@ -217,16 +204,12 @@ def save_rules(rules: Iterable[AlertRule], path: Path | None = None) -> Path:
     path = path or default_rules_path()
     payload = {"format": RULES_FORMAT, "rules": [rule.to_json() for rule in rules]}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)  # atomic: a crash never leaves half a file
+        return write_json_file(path, payload)
     except OSError as exc:
         raise ConfigurationError(
             f"Cannot save the alert rules to {path}: {exc}",
             hint="Check that the config folder is writable (EVENTDESK_CONFIG_DIR overrides it).",
         ) from exc
-    return path
 
 
 # -- evaluation ------------------------------------------------------------------------
@@ -294,35 +277,55 @@ class AlertEvaluator:
     ) -> TimelineEvent | None:
         key = (rule, target)
         active = key in self._active
-        connection, endpoint, group = target
+        _, endpoint, group = target
         what = f"{_subject(endpoint, group)} {_UNITS[rule.kind]} {_number(value)}"
         if not active and value >= rule.threshold:
-            self._active[key] = ActiveAlert(rule, *target, since=at, value=value)
-            return TimelineEvent(
+            return self._fire(
+                rule,
+                target,
                 at,
-                EventKind.ALERT,
-                connection,
-                endpoint,
-                group,
+                value=value,
                 title=f"{what} crossed {_number(rule.threshold)}",
                 detail=f"Rule: {rule.describe()}.",
-                severity=rule.severity,
             )
         if active and value < rule.clear_below:
-            del self._active[key]
-            return TimelineEvent(
+            return self._recover(
+                rule,
+                target,
                 at,
-                EventKind.RECOVERED,
-                connection,
-                endpoint,
-                group,
                 title=f"{what} back below {_number(rule.threshold)}",
                 detail=f"Rule: {rule.describe()}; recovered below {_number(rule.clear_below)}.",
-                severity="info",
             )
         if active:
             self._active[key] = replace(self._active[key], value=value)
         return None
+
+    # -- both: an alert fires, an alert recovers ---------------------------------------
+
+    def _fire(
+        self,
+        rule: AlertRule,
+        target: _Target,
+        at: float,
+        *,
+        title: str,
+        detail: str,
+        value: float | None = None,
+    ) -> TimelineEvent:
+        """The rule's alert on `target` becomes active: its ALERT event."""
+        self._active[(rule, target)] = ActiveAlert(rule, *target, since=at, value=value)
+        return TimelineEvent(
+            at, EventKind.ALERT, *target, title=title, detail=detail, severity=rule.severity
+        )
+
+    def _recover(
+        self, rule: AlertRule, target: _Target, at: float, *, title: str, detail: str
+    ) -> TimelineEvent:
+        """The rule's active alert on `target` ends: its RECOVERED event."""
+        del self._active[(rule, target)]
+        return TimelineEvent(
+            at, EventKind.RECOVERED, *target, title=title, detail=detail, severity="info"
+        )
 
     # -- health ------------------------------------------------------------------------
 
@@ -365,33 +368,21 @@ class AlertEvaluator:
     def _judge_state(
         self, rule: AlertRule, target: _Target, health: Health, at: float
     ) -> TimelineEvent | None:
-        key = (rule, target)
+        active = (rule, target) in self._active
         bad = HEALTH_ORDER.index(health.state) >= HEALTH_ORDER.index(rule.health)
-        connection, endpoint, group = target
+        group = target[2]
         state = health.state.value.upper()
-        if bad and key not in self._active:
-            self._active[key] = ActiveAlert(rule, *target, since=at)
-            return TimelineEvent(
+        if bad and not active:
+            return self._fire(
+                rule,
+                target,
                 at,
-                EventKind.ALERT,
-                connection,
-                endpoint,
-                group,
                 title=f"group {group} is {state}",
                 detail=f"{health.reason} Rule: {rule.describe()}.",
-                severity=rule.severity,
             )
-        if not bad and key in self._active:
-            del self._active[key]
-            return TimelineEvent(
-                at,
-                EventKind.RECOVERED,
-                connection,
-                endpoint,
-                group,
-                title=f"group {group} is {state} again",
-                detail=health.reason,
-                severity="info",
+        if not bad and active:
+            return self._recover(
+                rule, target, at, title=f"group {group} is {state} again", detail=health.reason
             )
         return None
 
@@ -461,56 +452,18 @@ _COLUMNS = "at, kind, connection, endpoint, grp, title, detail, severity"
 
 
 def default_events_path() -> Path:
-    override = os.environ.get("EVENTDESK_DATA_DIR")
-    base = Path(override) if override else Path(platformdirs.user_data_dir("eventdesk"))
-    return base / "events.sqlite3"
+    return data_dir() / "events.sqlite3"
 
 
-class EventLog:
-    """Every alert, recovery and health change, in one SQLite file.
+class EventLog(SQLiteFile):
+    """Every alert, recovery and health change, in one SQLite file."""
 
-    Calls are synchronous and short; a lock makes the log safe to share between the
-    event loop and a worker thread.
-    """
+    closed_message = "The event log is closed."
 
     def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path is not None else default_events_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"Cannot open the event log at {self.path}: {exc}",
-                hint="Check that the data folder is writable (EVENTDESK_DATA_DIR overrides it).",
-            ) from exc
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Idempotent."""
-        with self._lock:
-            db, self._db = self._db, None
-            if db is not None:
-                db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise ConfigurationError("The event log is closed.")
-        return self._db
+        path = Path(path) if path is not None else default_events_path()
+        db = open_sqlite_file(path, what="the event log", schema=_SCHEMA, autocommit=True)
+        super().__init__(db, path)
 
     def record(self, events: Iterable[TimelineEvent]) -> None:
         rows = [
@@ -519,17 +472,8 @@ class EventLog:
         ]
         if not rows:
             return
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN")
-            try:
-                db.executemany(
-                    f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn()) as db:
+            db.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def events(
         self, start: float, end: float, *, connection: str | None = None

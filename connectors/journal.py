@@ -13,19 +13,16 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-import platformdirs
-
-from .errors import ConfigurationError
 from .model import Headers, Outcome
+from .sqlite_file import SQLiteFile, open_sqlite_file
+from .user_dirs import data_dir
 
 # Action and message states, as stored.
 ACTION_STATUSES = ("planned", "running", "completed", "interrupted", "failed", "cancelled")
@@ -78,9 +75,7 @@ _ADDED_MESSAGE_COLUMNS = (
 
 
 def default_journal_path() -> Path:
-    override = os.environ.get("EVENTDESK_DATA_DIR")
-    base = Path(override) if override else Path(platformdirs.user_data_dir("eventdesk"))
-    return base / "journal.sqlite3"
+    return data_dir() / "journal.sqlite3"
 
 
 def payload_sha256(body: bytes) -> str:
@@ -186,48 +181,23 @@ class ActionRecord:
         return data
 
 
-class Journal:
+class Journal(SQLiteFile):
     """The journal file. Thread-safe; calls are short, so async code may call them directly."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self.path = path
-        self._db = connection
-        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path | None = None) -> Journal:
         path = path or default_journal_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+        db = open_sqlite_file(
+            path,
+            what="the journal",
+            schema=_SCHEMA,
+            timeout=10.0,
             # NORMAL in WAL mode survives a killed process; only a power cut may lose the
             # last commits, and a resume then re-sends those with their idempotency key.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(_SCHEMA)
-            _add_missing_columns(db)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"Cannot open the journal at {path}: {exc}",
-                hint="Check that the data folder is writable (EVENTDESK_DATA_DIR overrides it).",
-            ) from exc
+            pragmas=("synchronous=NORMAL", "foreign_keys=ON"),
+            upgrade=_add_missing_columns,
+        )
         return cls(db, path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- writing ---------------------------------------------------------------------
 

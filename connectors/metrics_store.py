@@ -6,19 +6,14 @@ Raw samples are kept for `raw_for` (a day by default); older ones are averaged i
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-import platformdirs
-
-from .errors import ConfigurationError
 from .sampling import Metric, Sample, SeriesKey
+from .sqlite_file import SQLiteFile, open_sqlite_file, transaction
+from .user_dirs import data_dir
 
 DAY = 86400.0
 _RAW, _BUCKETED = 0, 1
@@ -46,17 +41,16 @@ CREATE INDEX IF NOT EXISTS points_by_age ON points(resolution, at);
 
 
 def default_metrics_path() -> Path:
-    override = os.environ.get("EVENTDESK_DATA_DIR")
-    base = Path(override) if override else Path(platformdirs.user_data_dir("eventdesk"))
-    return base / "metrics.sqlite3"
+    return data_dir() / "metrics.sqlite3"
 
 
-class MetricsStore:
+class MetricsStore(SQLiteFile):
     """Stores samples and answers "this series between then and now".
 
-    Calls are synchronous and short (one transaction each); a lock makes the store safe
-    to share between the event loop and a worker thread.
+    Calls are synchronous and short (one transaction each).
     """
+
+    closed_message = "The metrics store is closed."
 
     def __init__(
         self,
@@ -68,47 +62,13 @@ class MetricsStore:
     ) -> None:
         if not 0 < raw_for <= retention or bucket <= 0:
             raise ValueError("need 0 < raw_for <= retention and bucket > 0")
-        self.path = Path(path) if path is not None else default_metrics_path()
+        path = Path(path) if path is not None else default_metrics_path()
         self.retention = retention
         self.raw_for = raw_for
         self.bucket = bucket
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db: sqlite3.Connection | None = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(
-                f"Cannot open the metrics history at {self.path}: {exc}",
-                hint="Check that the data folder is writable (EVENTDESK_DATA_DIR overrides it).",
-            ) from exc
-        self._lock = threading.Lock()
+        db = open_sqlite_file(path, what="the metrics history", schema=_SCHEMA, autocommit=True)
+        super().__init__(db, path)
         self._ids: dict[SeriesKey, int] = {}
-
-    def close(self) -> None:
-        """Idempotent."""
-        with self._lock:
-            db, self._db = self._db, None
-            if db is not None:
-                db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise ConfigurationError("The metrics store is closed.")
-        return self._db
 
     # -- writing -----------------------------------------------------------------------
 
@@ -117,16 +77,11 @@ class MetricsStore:
         with self._lock:
             db = self._conn()
             rows = [(self._series_id(db, s.series), s.at, s.value, _RAW) for s in samples]
-            db.execute("BEGIN")
-            try:
+            with transaction(db):
                 db.executemany(
                     "INSERT INTO points (series_id, at, value, resolution) VALUES (?, ?, ?, ?)",
                     rows,
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return len(rows)
 
     def maintain(self, *, now: float | None = None) -> None:
@@ -138,23 +93,16 @@ class MetricsStore:
         raw_cutoff = now - self.raw_for
         # Only whole buckets are folded, so a bucket is never split between two calls.
         raw_cutoff -= raw_cutoff % self.bucket
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN")
-            try:
-                db.execute(
-                    "INSERT INTO points (series_id, at, value, resolution) "
-                    "SELECT series_id, CAST(at / :b AS INTEGER) * :b, AVG(value), :bucketed "
-                    "FROM points WHERE resolution = :raw AND at < :cutoff "
-                    "GROUP BY series_id, CAST(at / :b AS INTEGER)",
-                    {"b": self.bucket, "bucketed": _BUCKETED, "raw": _RAW, "cutoff": raw_cutoff},
-                )
-                db.execute("DELETE FROM points WHERE resolution = ? AND at < ?", (_RAW, raw_cutoff))
-                db.execute("DELETE FROM points WHERE at < ?", (now - self.retention,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn()) as db:
+            db.execute(
+                "INSERT INTO points (series_id, at, value, resolution) "
+                "SELECT series_id, CAST(at / :b AS INTEGER) * :b, AVG(value), :bucketed "
+                "FROM points WHERE resolution = :raw AND at < :cutoff "
+                "GROUP BY series_id, CAST(at / :b AS INTEGER)",
+                {"b": self.bucket, "bucketed": _BUCKETED, "raw": _RAW, "cutoff": raw_cutoff},
+            )
+            db.execute("DELETE FROM points WHERE resolution = ? AND at < ?", (_RAW, raw_cutoff))
+            db.execute("DELETE FROM points WHERE at < ?", (now - self.retention,))
 
     # -- reading -----------------------------------------------------------------------
 

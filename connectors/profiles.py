@@ -7,19 +7,23 @@ profile carries (`password_env`), for scripts and local brokers.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
 from .errors import ConfigurationError
+from .json_file import (
+    REWRITTEN_ON_SAVE,
+    json_text,
+    read_json_file,
+    write_json_file,
+    write_text_atomically,
+)
 from .model import BrokerKind
 from .redaction import REDACTOR, redact_url
 from .secrets import SECRET_FIELDS, SecretStore
+from .user_dirs import config_dir
 
 # Settings each kind understands; anything else in a file is refused, not ignored.
 KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
@@ -162,22 +166,14 @@ class ConnectionProfile:
 
 
 def default_profiles_path() -> Path:
-    override = os.environ.get("EVENTDESK_CONFIG_DIR")
-    base = Path(override) if override else Path(platformdirs.user_config_dir("eventdesk"))
-    return base / "connections.json"
+    return config_dir() / "connections.json"
 
 
 def load_profiles(path: Path | None = None) -> list[ConnectionProfile]:
     path = path or default_profiles_path()
     if not path.exists():
         return []
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigurationError(
-            f"Cannot read {path}: {exc}",
-            hint="Fix or remove the file; Eventdesk rewrites it on save.",
-        ) from exc
+    data = read_json_file(path, hint=REWRITTEN_ON_SAVE)
     entries = data.get("connections") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ConfigurationError(f"{path}: expected an object with a 'connections' list.")
@@ -186,12 +182,7 @@ def load_profiles(path: Path | None = None) -> list[ConnectionProfile]:
 
 def save_profiles(profiles: Iterable[ConnectionProfile], path: Path | None = None) -> Path:
     path = path or default_profiles_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"connections": [p.to_json() for p in profiles]}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves half a file
-    return path
+    return write_json_file(path, {"connections": [p.to_json() for p in profiles]})
 
 
 def forget_profile_secrets(profile_name: str, secrets: SecretStore) -> bool:
@@ -225,26 +216,19 @@ def export_profiles(path: Path, profiles: Iterable[ConnectionProfile]) -> Path:
             f"Not exported: {', '.join(suspicious)} looks like a secret.",
             hint="Profiles are shared without secrets; remove the field first.",
         )
-    text = json.dumps(payload, indent=2) + "\n"
+    text = json_text(payload)
     # A value the operator typed as a password this session, pasted into a setting.
     if REDACTOR.contains_secret(text):
         raise ConfigurationError(
             "Not exported: a setting contains a password in use this session.",
             hint="Remove the password from the connection's settings, then export again.",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomically(path, text)
 
 
 def import_profiles(path: Path) -> list[ConnectionProfile]:
     """Reads a file written by export_profiles; refuses one that carries anything secret."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigurationError(f"Cannot read {path}: {exc}") from exc
+    data = read_json_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("connections"), list):
         raise ConfigurationError(f"{path}: not an Eventdesk connections file.")
     suspicious = _secret_looking_keys(data)

@@ -400,7 +400,7 @@ class RabbitMQConnector(Connector):
         return build_endpoints(self.vhost, queues or [], exchanges or [], bindings or [])
 
     async def server_version(self, *, timeout: float = 10.0) -> str | None:
-        """"RabbitMQ 3.x.y" from the management API's overview, for incident reports."""
+        """The version the management API reports ("RabbitMQ 3.x.y"), for incident reports."""
         overview = await self.management.get("/api/overview", timeout=timeout)
         version = overview.get("rabbitmq_version") if isinstance(overview, dict) else None
         return f"RabbitMQ {version}" if version else None

@@ -490,6 +490,12 @@ async def _replay_all(
     edits: Edits,
 ) -> None:
     """Replay in batches, with the canary first when the options ask for one."""
+
+    async def send(batch: list[tuple[int, Message]]) -> None:
+        await _replay_batch(
+            run, batch, targets, same, source_connector, browser, target_connector, edits
+        )
+
     options = run.options
     size = options.batch_size
     if options.rate is not None:
@@ -498,18 +504,7 @@ async def _replay_all(
     if options.canary_count and canary_source is not None and items:
         canary = items[: options.canary_count]
         for at in range(0, len(canary), size):
-            batch = canary[at : at + size]
-            await _replay_batch(
-                run,
-                batch,
-                targets,
-                same,
-                source_connector,
-                browser,
-                target_connector,
-                run.action_id,
-                edits,
-            )
+            await send(canary[at : at + size])
         start = len(canary)
         sent = [m for p, m in canary if run.outcomes.get(p) is not None and run.outcomes[p].ok]
         if sent:
@@ -531,17 +526,7 @@ async def _replay_all(
         if run.cancelled():
             return
         batch = items[at : at + size]
-        await _replay_batch(
-            run,
-            batch,
-            targets,
-            same,
-            source_connector,
-            browser,
-            target_connector,
-            run.action_id,
-            edits,
-        )
+        await send(batch)
         await run.pace(at + len(batch))
 
 
@@ -606,10 +591,10 @@ async def _replay_batch(
     source_connector: Connector,
     browser: Browser,
     target_connector: Connector,
-    replay_id: str,
     edits: Edits,
 ) -> None:
     options = run.options
+    replay_id = run.action_id
     refused: list[tuple[int, Outcome]] = []
     by_target: dict[str, list[tuple[int, Message]]] = {}
     for position, message in batch:

@@ -419,9 +419,7 @@ class _Worker:
         health: dict[str, Health] = {}
         if last is not None:
             for group in last.health:
-                points = self._points(group)
-                points.append(HealthPoint(at=now, reachable=False))
-                health[group] = evaluate(points, window=self.sampler.window)
+                health[group] = self._judge(group, HealthPoint(at=now, reachable=False))
         message = str(exc) or type(exc).__name__
         kind = self.kind or (last.kind if last else BrokerKind.KAFKA)
         return Snapshot(
@@ -492,18 +490,13 @@ class _Worker:
                 seconds = self._lag_seconds((group.group, topic), now, committed, lag)
                 if seconds is not None:
                     add(topic, group.group, None, Metric.LAG_SECONDS, seconds)
-            points = self._points(group.group)
-            points.append(
-                HealthPoint(at=now, committed=group.committed, lag=group.lag, members=group.members)
+            health[group.group] = self._judge(
+                group.group,
+                HealthPoint(
+                    at=now, committed=group.committed, lag=group.lag, members=group.members
+                ),
             )
-            health[group.group] = evaluate(points, window=s.window)
-        # A group seen before that is gone now: its consumers stopped for good.
-        for gone in set(self.points) - seen:
-            points = self._points(gone)
-            points.append(HealthPoint(at=now, present=False))
-            health[gone] = evaluate(points, window=s.window)
-            if points[0].at < now - s.window and not any(p.present for p in points):
-                del self.points[gone]
+        health.update(self._judge_gone(seen, now))
         for topic, depth in sorted(report.dlq_depths.items()):
             add(topic, None, None, Metric.DLQ_DEPTH, depth)
         return Snapshot(
@@ -542,23 +535,17 @@ class _Worker:
             waiting = sum(c.waiting for c in consumers)
             add("", group, Metric.MEMBERS, waiting)
             states[group] = "Active" if waiting else "Idle"
-            points = self._points(group)
-            points.append(
+            health[group] = self._judge(
+                group,
                 HealthPoint(
                     at=now,
                     committed=sum(c.ack_floor for c in consumers),
                     # Unacked messages wait too: a consumer sitting on them is stalled.
                     lag=sum(c.num_pending + c.ack_pending for c in consumers),
                     members=waiting,
-                )
+                ),
             )
-            health[group] = evaluate(points, window=s.window)
-        for gone in set(self.points) - set(groups):
-            points = self._points(gone)
-            points.append(HealthPoint(at=now, present=False))
-            health[gone] = evaluate(points, window=s.window)
-            if points[0].at < now - s.window and not any(p.present for p in points):
-                del self.points[gone]
+        health.update(self._judge_gone(set(groups), now))
         for endpoint, depth in sorted(report.dlq_depths.items()):
             add(endpoint, None, Metric.DLQ_DEPTH, depth)
         return Snapshot(
@@ -616,6 +603,25 @@ class _Worker:
         if not rates:
             return snapshot
         return replace(snapshot, samples=snapshot.samples + tuple(rates))
+
+    def _judge(self, group: str, point: HealthPoint) -> Health:
+        """The group's health with `point` added to its history."""
+        points = self._points(group)
+        points.append(point)
+        return evaluate(points, window=self.sampler.window)
+
+    def _judge_gone(self, present: set[str], now: float) -> dict[str, Health]:
+        """Groups seen before and missing now: their consumers stopped for good.
+
+        A group missing for a whole window is forgotten.
+        """
+        health: dict[str, Health] = {}
+        for gone in set(self.points) - present:
+            health[gone] = self._judge(gone, HealthPoint(at=now, present=False))
+            points = self.points[gone]
+            if points[0].at < now - self.sampler.window and not any(p.present for p in points):
+                del self.points[gone]
+        return health
 
     def _points(self, group: str) -> deque[HealthPoint]:
         points = self.points.setdefault(group, deque())
