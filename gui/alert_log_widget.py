@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterable
 
 from eventdesk.connectors.alerts import EventKind, TimelineEvent
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QVBoxLayout, QWidget
 
-_ROOT = QModelIndex()
+from .table_model import ReadOnlyTableModel
+
 MAX_ROWS = 1000
 SEVERITY_COLORS = {"info": "#2e7d32", "warning": "#e0a800", "critical": "#d32f2f"}
 _KIND_TEXT = {
@@ -20,7 +21,7 @@ _KIND_TEXT = {
 }
 
 
-class AlertLogModel(QAbstractTableModel):
+class AlertLogModel(ReadOnlyTableModel[TimelineEvent]):
     """A bounded list of events; the oldest rows go once there are more than `limit`."""
 
     HEADERS = ("Time", "Event", "Connection", "Where", "What")
@@ -30,34 +31,24 @@ class AlertLogModel(QAbstractTableModel):
         self.limit = limit
         self._events: list[TimelineEvent] = []
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._events)
+    def rows(self) -> list[TimelineEvent]:
+        return self._events
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid():
-            return None
-        event = self._events[index.row()]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{event.title}\n{event.detail}".strip()
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 1:
-            return QBrush(QColor(SEVERITY_COLORS.get(event.severity, "#000000")))
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
+    def values(self, event: TimelineEvent) -> tuple[str, ...]:
         return (
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.at)),
             _KIND_TEXT[event.kind],
             event.connection,
             " · ".join(part for part in (event.endpoint, event.group) if part),
             event.title,
-        )[index.column()]
+        )
+
+    def role_data(self, event: TimelineEvent, column: int, role: int) -> object:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{event.title}\n{event.detail}".strip()
+        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+            return QBrush(QColor(SEVERITY_COLORS.get(event.severity, "#000000")))
+        return None
 
     def events(self) -> list[TimelineEvent]:
         return list(self._events)

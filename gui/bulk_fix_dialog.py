@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .diff_widget import DiffWidget
 from .json_highlighter import JsonHighlighter
 from .message_detail import monospace_font
-from .message_editor_dialog import DiffWidget
 from .operations import AsyncOp, TaskOwner
 
 PREVIEW_COUNT = 20

@@ -14,13 +14,7 @@ from datetime import datetime
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.journal import FINISHED_STATUSES, ActionRecord, Journal, MessageRecord
 from eventdesk.connectors.replay import IMPORTED_SOURCE_PREFIX
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QAbstractTableModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-_ROOT = QModelIndex()
+from .table_model import ReadOnlyTableModel
+
 HISTORY_LIMIT = 500
 _STATUS_COLOURS = {
     "completed": "#2e7d32",
@@ -77,7 +72,7 @@ def counts_text(counts: dict[str, int] | object) -> str:
     return ", ".join(parts)
 
 
-class ActionTableModel(QAbstractTableModel):
+class ActionTableModel(ReadOnlyTableModel[ActionRecord]):
     HEADERS = ("Started", "Action", "From", "To", "Messages", "Status", "By")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -89,58 +84,36 @@ class ActionTableModel(QAbstractTableModel):
         self.records = list(records)
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.records)
+    def rows(self) -> list[ActionRecord]:
+        return self.records
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
+    def values(self, record: ActionRecord) -> tuple[str, ...]:
+        target = "—"
+        if record.target is not None:
+            connection = record.target_connection or record.source_connection
+            target = f"{record.target} ({connection})"
+        return (
+            when(record.started_at),
+            record.kind,
+            f"{record.source} ({record.source_connection})",
+            target,
+            counts_text(dict(record.counts)),
+            record.status + (" · can resume" if resumable(record) else ""),
+            record.who,
+        )
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid():
-            return None
-        record = self.records[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(record, column)
+    def role_data(self, record: ActionRecord, column: int, role: int) -> object:
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(record, column)
+            if column == 5 and record.detail:
+                return record.detail
+            return f"Journal entry {record.id}"
         if role == Qt.ItemDataRole.ForegroundRole and column == 5:
             colour = _STATUS_COLOURS.get(record.status)
             return QBrush(QColor(colour)) if colour else None
         return None
 
-    @staticmethod
-    def _text(record: ActionRecord, column: int) -> str:
-        if column == 0:
-            return when(record.started_at)
-        if column == 1:
-            return record.kind
-        if column == 2:
-            return f"{record.source} ({record.source_connection})"
-        if column == 3:
-            if record.target is None:
-                return "—"
-            connection = record.target_connection or record.source_connection
-            return f"{record.target} ({connection})"
-        if column == 4:
-            return counts_text(dict(record.counts))
-        if column == 5:
-            return record.status + (" · can resume" if resumable(record) else "")
-        return record.who
 
-    @staticmethod
-    def _tooltip(record: ActionRecord, column: int) -> str:
-        if column == 5 and record.detail:
-            return record.detail
-        return f"Journal entry {record.id}"
-
-
-class MessageRecordModel(QAbstractTableModel):
+class MessageRecordModel(ReadOnlyTableModel[MessageRecord]):
     HEADERS = ("#", "Message id", "Target", "State", "Detail", "Payload SHA-256")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -152,27 +125,22 @@ class MessageRecordModel(QAbstractTableModel):
         self.messages = tuple(messages)
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.messages)
+    def rows(self) -> tuple[MessageRecord, ...]:
+        return self.messages
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
+    def values(self, m: MessageRecord) -> tuple[str, ...]:
+        return (
+            str(m.position + 1),
+            m.source_id,
+            m.target or "",
+            m.state,
+            m.detail,
+            m.payload_sha256,
+        )
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid() or role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
-            return None
-        m = self.messages[index.row()]
-        values = (str(m.position + 1), m.source_id, m.target or "", m.state, m.detail)
-        values += (m.payload_sha256,)
-        return values[index.column()]
+    def role_data(self, m: MessageRecord, column: int, role: int) -> object:
+        # Ids, details and hashes are long: the tooltip shows the whole text.
+        return self.values(m)[column] if role == Qt.ItemDataRole.ToolTipRole else None
 
 
 class HistoryView(QWidget):

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .actions import make_action
 from .failure_groups_widget import FailureGroupsWidget
 from .message_table_model import Column, MessageTableModel
 from .operations import AsyncOp, TaskOwner
@@ -83,25 +84,31 @@ class MessageBrowserWidget(QWidget, TaskOwner):
         self._context = ""
         style = self.style()
 
-        self.load_more_action = QAction("Load more", self)
+        self.load_more_action = make_action(
+            self,
+            "Load more",
+            "Load the next page of messages (Ctrl+L); retries after an error",
+            icon=style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown),
+            on_triggered=self.model.load_more,
+        )
+        # Its tooltip names the key mid-sentence, so the shortcut is set here.
         self.load_more_action.setShortcut(QKeySequence("Ctrl+L"))
-        self.load_more_action.setToolTip(
-            "Load the next page of messages (Ctrl+L); retries after an error"
+        self.load_all_action = make_action(
+            self,
+            "Load all",
+            "Keep loading pages until the end of the queue",
+            shortcut="Ctrl+Shift+L",
+            icon=style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward),
+            on_triggered=self.model.load_all,
         )
-        self.load_more_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown))
-        self.load_all_action = QAction("Load all", self)
-        self.load_all_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
-        self.load_all_action.setToolTip(
-            "Keep loading pages until the end of the queue (Ctrl+Shift+L)"
+        self.stop_action = make_action(
+            self,
+            "Stop loading",
+            "Stop loading pages",
+            shortcut="Esc",
+            icon=style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop),
+            on_triggered=self.model.stop_loading,
         )
-        self.load_all_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward))
-        self.stop_action = QAction("Stop loading", self)
-        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.stop_action.setToolTip("Stop loading pages (Esc)")
-        self.stop_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop))
-        self.load_more_action.triggered.connect(self.model.load_more)
-        self.load_all_action.triggered.connect(self.model.load_all)
-        self.stop_action.triggered.connect(self.model.stop_loading)
 
         self.title_label = QLabel(self)
         title_font = self.title_label.font()
@@ -151,13 +158,14 @@ class MessageBrowserWidget(QWidget, TaskOwner):
 
         self.failure_groups = FailureGroupsWidget(self.model, self)
         self.failure_groups.group_rows.connect(self.select_rows)
-        self.failure_groups_action = QAction("Failure groups", self)
+        self.failure_groups_action = make_action(
+            self,
+            "Failure groups",
+            "Show or hide the dead letters grouped by how they failed",
+            shortcut="Ctrl+G",
+        )
         self.failure_groups_action.setCheckable(True)
         self.failure_groups_action.setChecked(True)
-        self.failure_groups_action.setShortcut(QKeySequence("Ctrl+G"))
-        self.failure_groups_action.setToolTip(
-            "Show or hide the dead letters grouped by how they failed (Ctrl+G)"
-        )
         self.failure_groups_action.toggled.connect(self.failure_groups.setVisible)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(self.failure_groups)
@@ -172,12 +180,13 @@ class MessageBrowserWidget(QWidget, TaskOwner):
         self.search_bar.set_cancel_action(self.stop_action)
         self.search_bar.search_requested.connect(self.search)
         self.search_bar.clear_requested.connect(self.clear_search)
-        self.search_action = QAction("Search…", self)
-        self.search_action.setShortcut(QKeySequence("Ctrl+F"))
-        self.search_action.setToolTip(
-            "Search the endpoint: text, headers, JMESPath, time, failure group, validity (Ctrl+F)"
+        self.search_action = make_action(
+            self,
+            "Search…",
+            "Search the endpoint: text, headers, JMESPath, time, failure group, validity",
+            shortcut="Ctrl+F",
+            on_triggered=self.search_bar.focus_text,
         )
-        self.search_action.triggered.connect(self.search_bar.focus_text)
         self.addAction(self.search_action)
         self.failure_groups.model.modelReset.connect(self._on_failure_groups_model_reset)
 

@@ -15,9 +15,9 @@ from eventdesk.connectors.jsonl import ImportedMessages, read_jsonl, write_jsonl
 from eventdesk.connectors.model import Message
 from eventdesk.connectors.replay import ReplayResult, default_target
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from .actions import make_action
 from .connection_tree_model import ConnectionState
 from .operations import AsyncOp, TaskOwner, report_failure
 from .replay_wizard import ReplayWizard
@@ -37,19 +37,20 @@ class MessageFileActions(QObject, TaskOwner):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
-        self.export_action = QAction("Export…", self)
-        self.export_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self.export_action.setToolTip(
-            "Save the selected messages (or every row shown, e.g. search results) as JSON Lines"
-            " (Ctrl+Shift+S)"
+        self.export_action = make_action(
+            self,
+            "Export…",
+            "Save the selected messages (or every row shown, e.g. search results) as JSON Lines",
+            shortcut="Ctrl+Shift+S",
+            on_triggered=self._on_export_triggered,
         )
-        self.export_action.triggered.connect(self._on_export_triggered)
-        self.import_action = QAction("Import and replay…", self)
-        self.import_action.setShortcut(QKeySequence("Ctrl+O"))
-        self.import_action.setToolTip(
-            "Read a JSON Lines file of messages and replay them to an endpoint (Ctrl+O)"
+        self.import_action = make_action(
+            self,
+            "Import and replay…",
+            "Read a JSON Lines file of messages and replay them to an endpoint",
+            shortcut="Ctrl+O",
+            on_triggered=self._on_import_triggered,
         )
-        self.import_action.triggered.connect(self._on_import_triggered)
 
     # -- export -----------------------------------------------------------------------
 

@@ -9,11 +9,9 @@ import pytest
 from eventdesk.connectors.model import Message
 from eventdesk.connectors.schemas import load_schema, sample_schema_path
 from eventdesk.gui.bulk_fix_dialog import BulkFixDialog
-from eventdesk.gui.message_editor_dialog import (
-    MessageEditorDialog,
-    line_of_path,
-    side_by_side,
-)
+from eventdesk.gui.diff_widget import side_by_side
+from eventdesk.gui.json_path_locator import line_of_path
+from eventdesk.gui.message_editor_dialog import MessageEditorDialog
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
