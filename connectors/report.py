@@ -25,7 +25,7 @@ from .base import Connector
 from .dead_letters import header_text
 from .errors import ConfigurationError, EventdeskError
 from .factory import create_connector
-from .failure_groups import FailureGroup, group_failures
+from .failure_groups import FailureGroup, failure_signature, group_failures
 from .journal import ActionRecord, Journal
 from .metrics_store import DAY, MetricsStore
 from .model import Message
@@ -88,6 +88,8 @@ class ReportRequest:
     max_messages: int = 500  # browsed per dead-letter endpoint
     samples_per_group: int = 3
     title: str = "Incident report"
+    # Failure signatures (connectors/failure_groups.py) to keep; empty: every failure.
+    failure_groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.end > self.start:
@@ -387,7 +389,12 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     """
     request = inputs.request
     redactor = ReportRedactor(request.rules)
-    in_window = [m for m in inputs.messages if _failed_in_window(m, request)]
+    in_window = [
+        m
+        for m in inputs.messages
+        if _failed_in_window(m, request)
+        and (not request.failure_groups or failure_signature(m) in request.failure_groups)
+    ]
     groups = group_failures(in_window)
     wanted = set(request.sections)
     report: dict[str, Any] = {
@@ -404,6 +411,7 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
         "scope": {
             "endpoints": [str(ref) for ref in request.endpoints] or ["every dead-letter endpoint"],
             "dead_letter_endpoints": [str(ref) for ref in inputs.dead_letter_endpoints],
+            "failure_groups": list(request.failure_groups) or ["every failure"],
         },
         "sections": [s for s in SECTIONS if s in wanted],
         "summary": _summary(inputs, in_window, groups) if "summary" in wanted else {},

@@ -11,14 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from eventdesk.connectors.failure_groups import FailureGroup, FailureGrouper
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -28,9 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .actions import make_action
 from .message_table_model import MessageTableModel
+from .table_model import ReadOnlyTableModel
 
-_ROOT = QModelIndex()
 # Rows grouped per turn of the event loop: at most about 20 ms when every text differs.
 ROWS_PER_TURN = 500
 
@@ -39,7 +33,7 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
 
 
-class FailureGroupsModel(QAbstractTableModel):
+class FailureGroupsModel(ReadOnlyTableModel[FailureGroup]):
     HEADERS = ("Messages", "Failure", "Failed in", "First seen", "Last seen")
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -51,32 +45,22 @@ class FailureGroupsModel(QAbstractTableModel):
         self.groups = groups
         self.endResetModel()
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.groups)
+    def rows(self) -> list[FailureGroup]:
+        return self.groups
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
+    def values(self, group: FailureGroup) -> tuple[str, ...]:
+        return (
+            f"{group.count:,}",
+            group.label,
+            ", ".join(group.sources) or "—",
+            _when(group.first_seen),
+            _when(group.last_seen),
+        )
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid():
-            return None
-        group = self.groups[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                f"{group.count:,}",
-                group.label,
-                ", ".join(group.sources) or "—",
-                _when(group.first_seen),
-                _when(group.last_seen),
-            )[index.column()]
+    def role_data(self, group: FailureGroup, column: int, role: int) -> object:
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{group.signature}\n{group.count:,} messages, {group.bytes:,} bytes"
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 0:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
             return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         return None
 
@@ -85,6 +69,8 @@ class FailureGroupsWidget(QWidget):
     """The groups of the message table's loaded rows; `group_rows` fires on a choice."""
 
     group_rows = Signal(list)  # table rows of the chosen group
+    # Export incident report for the chosen group: (signature, label).
+    report_requested = Signal(object)
 
     def __init__(self, table: MessageTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +103,14 @@ class FailureGroupsWidget(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.view.clicked.connect(self._on_view_clicked)
         self.view.activated.connect(self._on_view_clicked)
+        self.report_action = make_action(
+            self,
+            "Export incident report for this group…",
+            "A report on the dead letters of the chosen failure group",
+            on_triggered=self._on_report_action_triggered,
+        )
+        self.view.addAction(self.report_action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -174,6 +168,12 @@ class FailureGroupsWidget(QWidget):
             f"{groups} failure group{'s' if groups != 1 else ''} in {grouped:,} loaded"
             f" message{'s' if grouped != 1 else ''}; click one to select its messages{more}"
         )
+
+    def _on_report_action_triggered(self) -> None:
+        rows = self.view.selectionModel().selectedRows()
+        if rows:
+            group = self.model.groups[rows[0].row()]
+            self.report_requested.emit((group.signature, group.label))
 
     def _on_view_clicked(self, index: QModelIndex) -> None:
         if index.isValid():

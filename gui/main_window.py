@@ -29,7 +29,7 @@ from eventdesk.connectors.sampling import ConnectorFactory
 from eventdesk.connectors.secrets import SecretStore
 from eventdesk.connectors.sqs import SqsConnector
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 )
 
 from .about_dialog import AboutDialog
+from .actions import make_action
 from .bulk_fix_dialog import BulkFixDialog
 from .connection_dialog import ConnectionDialog
 from .connection_tree import NO_CONNECTIONS_TEXT, ConnectionTreeWidget
@@ -171,10 +172,19 @@ class MainWindow(QMainWindow, TaskOwner):
         # Monitoring: alerts notify the desktop and mark the tree; rules from its menu.
         self.tray = TrayNotifier(self)
         self.monitor.alert_raised.connect(self.tray.notify_event)
+        self.monitor.report_requested.connect(
+            lambda charted: self.open_report_dialog(selected=[EndpointRef(*c) for c in charted])
+        )
+        self.browser.failure_groups.report_requested.connect(
+            lambda group: self.open_report_dialog(failure_group=group)
+        )
         self.monitor.endpoint_marks_changed.connect(self.tree_model.set_endpoint_marks)
-        self.alert_rules_action = QAction("Alert rules…", self)
-        self.alert_rules_action.setToolTip("Alert thresholds for this endpoint")
-        self.alert_rules_action.triggered.connect(self._on_alert_rules_action_triggered)
+        self.alert_rules_action = make_action(
+            self,
+            "Alert rules…",
+            "Alert thresholds for this endpoint",
+            on_triggered=self._on_alert_rules_action_triggered,
+        )
         self.tree.add_context_actions([self.alert_rules_action])
 
         # Depths change while the operator watches: re-list connected brokers now and then,
@@ -196,100 +206,133 @@ class MainWindow(QMainWindow, TaskOwner):
     # -- construction -----------------------------------------------------------------
 
     def _build_actions(self) -> None:
-        style = self.style()
-        self.new_connection_action = QAction("New connection…", self)
-        self.new_connection_action.setShortcut(QKeySequence("Ctrl+N"))
-        self.new_connection_action.setToolTip("Add a Kafka, RabbitMQ or SQS connection (Ctrl+N)")
-        self.new_connection_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_FileIcon))
-        self.new_connection_action.triggered.connect(self._on_new_connection_triggered)
-        self.refresh_action = QAction("Refresh", self)
-        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.refresh_action.setToolTip(
-            "Reload endpoints and depths; reconnect connections that failed (F5)"
+        def icon(pixmap: QStyle.StandardPixmap) -> QIcon:
+            return self.style().standardIcon(pixmap)
+
+        self.new_connection_action = make_action(
+            self,
+            "New connection…",
+            "Add a Kafka, RabbitMQ or SQS connection",
+            shortcut="Ctrl+N",
+            icon=icon(QStyle.StandardPixmap.SP_FileIcon),
+            on_triggered=self._on_new_connection_triggered,
         )
-        self.refresh_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
-        self.refresh_action.triggered.connect(self.refresh)
-        self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-        self.quit_action.setToolTip("Give back held messages, close connections and quit (Ctrl+Q)")
+        self.refresh_action = make_action(
+            self,
+            "Refresh",
+            "Reload endpoints and depths; reconnect connections that failed",
+            shortcut="F5",
+            icon=icon(QStyle.StandardPixmap.SP_BrowserReload),
+            on_triggered=self.refresh,
+        )
+        self.quit_action = make_action(
+            self,
+            "Quit",
+            "Give back held messages, close connections and quit",
+            shortcut="Ctrl+Q",
+            on_triggered=self.close,
+        )
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.triggered.connect(self.close)
-        self.replay_action = QAction("Replay…", self)
-        self.replay_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.replay_action.setToolTip(
-            "Send the selected messages again, to their original destination by default (Ctrl+R)"
+        self.replay_action = make_action(
+            self,
+            "Replay…",
+            "Send the selected messages again, to their original destination by default",
+            shortcut="Ctrl+R",
+            icon=icon(QStyle.StandardPixmap.SP_MediaPlay),
+            on_triggered=self._on_replay_triggered,
         )
-        self.replay_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
-        self.replay_action.triggered.connect(self._on_replay_triggered)
-        self.discard_action = QAction("Discard…", self)
-        self.discard_action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
-        self.discard_action.setToolTip("Remove the selected messages for good, journaled (Delete)")
-        self.discard_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
-        self.discard_action.triggered.connect(self._on_discard_triggered)
-        self.purge_action = QAction("Purge…", self)
-        self.purge_action.setShortcut(QKeySequence("Ctrl+Shift+Delete"))
-        self.purge_action.setToolTip(
-            "Remove every message of the open queue or topic, after typing its name"
-            " (Ctrl+Shift+Delete)"
+        self.discard_action = make_action(
+            self,
+            "Discard…",
+            "Remove the selected messages for good, journaled",
+            shortcut="Delete",
+            icon=icon(QStyle.StandardPixmap.SP_TrashIcon),
+            on_triggered=self._on_discard_triggered,
         )
-        self.purge_action.triggered.connect(self._on_purge_triggered)
-        self.move_back_action = QAction("Move all back (SQS)…", self)
-        self.move_back_action.setToolTip(
-            "Have SQS move every message of this DLQ back to where it failed (StartMessageMoveTask)"
+        self.purge_action = make_action(
+            self,
+            "Purge…",
+            "Remove every message of the open queue or topic, after typing its name",
+            shortcut="Ctrl+Shift+Delete",
+            on_triggered=self._on_purge_triggered,
         )
-        self.move_back_action.triggered.connect(self._on_move_back_triggered)
+        self.move_back_action = make_action(
+            self,
+            "Move all back (SQS)…",
+            "Have SQS move every message of this DLQ back to where it failed"
+            " (StartMessageMoveTask)",
+            on_triggered=self._on_move_back_triggered,
+        )
         self.browser.add_context_actions([self.replay_action, self.discard_action])
-        self.edit_action = QAction("Edit…", self)
-        self.edit_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
-        self.edit_action.setToolTip("Edit the selected message, then replay the edited copy (F2)")
-        self.edit_action.triggered.connect(self._on_edit_triggered)
-        self.bulk_fix_action = QAction("Bulk fix…", self)
-        self.bulk_fix_action.setShortcut(QKeySequence("Ctrl+B"))
-        self.bulk_fix_action.setToolTip(
-            "Apply one JSON Patch to every selected message, check each, replay the fixed (Ctrl+B)"
+        self.edit_action = make_action(
+            self,
+            "Edit…",
+            "Edit the selected message, then replay the edited copy",
+            shortcut="F2",
+            on_triggered=self._on_edit_triggered,
         )
-        self.bulk_fix_action.triggered.connect(self._on_bulk_fix_triggered)
+        self.bulk_fix_action = make_action(
+            self,
+            "Bulk fix…",
+            "Apply one JSON Patch to every selected message, check each, replay the fixed",
+            shortcut="Ctrl+B",
+            on_triggered=self._on_bulk_fix_triggered,
+        )
         self.browser.add_context_actions([self.edit_action, self.bulk_fix_action])
-        self.dead_letters_only_action = QAction("Dead-letter queues only", self)
+        self.dead_letters_only_action = make_action(
+            self, "Dead-letter queues only", "Hide endpoints that are not dead-letter queues"
+        )
         self.dead_letters_only_action.setCheckable(True)
+        # Its tooltip does not name the key, so the shortcut is set here, not by make_action.
         self.dead_letters_only_action.setShortcut(QKeySequence("Ctrl+D"))
-        self.dead_letters_only_action.setToolTip("Hide endpoints that are not dead-letter queues")
         self.dead_letters_only_action.toggled.connect(self.tree.set_dead_letters_only)
         self.tree.dead_letters_only_changed.connect(self._on_tree_dead_letters_only_changed)
         self.tree.add_actions([self.refresh_action])
-        self.nats_capture_action = QAction("NATS dead-letter capture…", self)
-        self.nats_capture_action.setToolTip(
-            "Choose or create the stream that keeps a NATS connection's dead letters"
+        self.nats_capture_action = make_action(
+            self,
+            "NATS dead-letter capture…",
+            "Choose or create the stream that keeps a NATS connection's dead letters",
+            on_triggered=self._on_nats_capture_triggered,
         )
-        self.nats_capture_action.triggered.connect(self._on_nats_capture_triggered)
         self.tree.add_context_actions([self.nats_capture_action])
         self.tree.context_menu_requested.connect(self._on_tree_context_menu_requested)
         self.nats_capture_dialog: NatsCaptureDialog | None = None
-        self.monitor_action = QAction("Monitor", self)
-        self.monitor_action.setShortcut(QKeySequence("Ctrl+M"))
-        self.monitor_action.setToolTip("Show live consumer lag, DLQ depth and health (Ctrl+M)")
-        self.monitor_action.triggered.connect(self.show_monitor)
-        self.history_action = QAction("History", self)
-        self.history_action.setShortcut(QKeySequence("Ctrl+H"))
-        self.history_action.setToolTip(
-            "Every replay and discard, its messages, and resume of interrupted ones (Ctrl+H)"
+        self.monitor_action = make_action(
+            self,
+            "Monitor",
+            "Show live consumer lag, DLQ depth and health",
+            shortcut="Ctrl+M",
+            on_triggered=self.show_monitor,
         )
-        self.history_action.triggered.connect(self.show_history)
-        self.report_action = QAction("Export incident report…", self)
-        self.report_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
-        self.report_action.setToolTip(
+        self.history_action = make_action(
+            self,
+            "History",
+            "Every replay and discard, its messages, and resume of interrupted ones",
+            shortcut="Ctrl+H",
+            on_triggered=self.show_history,
+        )
+        self.report_action = make_action(
+            self,
+            "Export incident report…",
             "Summary, charts, failure groups, actions and timeline of a time window, "
-            "as HTML, PDF, Markdown or JSON (Ctrl+Shift+E)"
+            "as HTML, PDF, Markdown or JSON",
+            shortcut="Ctrl+Shift+E",
+            on_triggered=lambda: self.open_report_dialog(),
         )
-        self.report_action.triggered.connect(self.open_report_dialog)
-        self.shortcuts_action = QAction("Keyboard shortcuts", self)
-        self.shortcuts_action.setShortcut(QKeySequence(Qt.Key.Key_F1))
-        self.shortcuts_action.setToolTip("List every keyboard shortcut (F1)")
-        self.shortcuts_action.triggered.connect(self.show_shortcuts)
-        self.about_action = QAction("About Eventdesk", self)
-        self.about_action.setToolTip("Version, Qt and PySide versions, licence")
+        self.shortcuts_action = make_action(
+            self,
+            "Keyboard shortcuts",
+            "List every keyboard shortcut",
+            shortcut="F1",
+            on_triggered=self.show_shortcuts,
+        )
+        self.about_action = make_action(
+            self,
+            "About Eventdesk",
+            "Version, Qt and PySide versions, licence",
+            on_triggered=self.show_about,
+        )
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.about_action.triggered.connect(self.show_about)
 
     def _build_layout(self) -> None:
         self.content_empty = QLabel(PICK_ENDPOINT_TEXT, self)
@@ -478,8 +521,13 @@ class MainWindow(QMainWindow, TaskOwner):
     def show_history(self) -> None:
         self.content_tabs.setCurrentWidget(self.history)
 
-    def open_report_dialog(self) -> ReportDialog:
-        """The incident report dialog over every known DLQ; the open one checked if any."""
+    def open_report_dialog(
+        self,
+        selected: list[EndpointRef] | None = None,
+        failure_group: tuple[str, str] | None = None,
+    ) -> ReportDialog:
+        """The incident report dialog over every known DLQ; `selected` (else the open one)
+        checked."""
         endpoints = [
             EndpointRef(name, e.name)
             for name in self._profiles
@@ -490,8 +538,11 @@ class MainWindow(QMainWindow, TaskOwner):
             self.profiles,
             endpoints,
             events=self.monitor.alert_log.model.events(),
-            selected=[EndpointRef(*self._open)] if self._open is not None else [],
+            selected=selected
+            if selected is not None
+            else ([EndpointRef(*self._open)] if self._open is not None else []),
             connector_factory=lambda p: create_connector(p, prompt=self._known_secret),
+            failure_group=failure_group,
             parent=self,
         )
         dialog.finished.connect(dialog.deleteLater)

@@ -32,14 +32,7 @@ from eventdesk.connectors.sampling import (
     SeriesKey,
     Snapshot,
 )
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -64,13 +57,13 @@ from .connection_tree_model import EndpointMark
 from .health_colors import HEALTH_COLORS
 from .lag_chart_widget import LagChartWidget
 from .operations import AsyncOp, TaskOwner, report_failure
+from .table_model import ReadOnlyTableModel
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5.0
 WINDOW_PRESETS = (("5 min", 300.0), ("1 h", 3600.0), ("24 h", 86400.0))
 _GREY = QColor("#9e9e9e")
-_ROOT = QModelIndex()
 
 FactoriesProvider = Callable[[], Mapping[str, ConnectorFactory]]
 HISTORY_S = DAY  # the longest window preset: what the charts are filled with on open
@@ -93,7 +86,7 @@ def _series_label(key: Hashable) -> str:
     return f"{key.group} ({key.connection})"
 
 
-class SeriesTableModel(QAbstractTableModel):
+class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
     """Every watched series with its latest value; rows appended in batches by `flush`."""
 
     HEADERS = ("Connection", "Endpoint", "Group", "Partition", "Metric", "Latest", "At")
@@ -106,42 +99,27 @@ class SeriesTableModel(QAbstractTableModel):
         self._pending: dict[SeriesKey, tuple[float, float]] = {}
         self._stale: set[str] = set()
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._keys)
+    def rows(self) -> list[SeriesKey]:
+        return self._keys
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
+    def values(self, key: SeriesKey) -> tuple[str, ...]:
+        at, value = self._values[key]
+        return (
+            key.connection,
+            key.endpoint or "(all topics)",
+            key.group,
+            "" if key.partition is None else str(key.partition),
+            key.metric.value,
+            f"{value:,.0f}" if value == int(value) else f"{value:,.2f}",
+            time.strftime("%H:%M:%S", time.localtime(at)),
+        )
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
-        if not index.isValid():
-            return None
-        key = self._keys[index.row()]
+    def role_data(self, key: SeriesKey, column: int, role: int) -> object:
         if role == Qt.ItemDataRole.ForegroundRole and key.connection in self._stale:
             return QBrush(_GREY)
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (3, 5):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 5):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        at, value = self._values[key]
-        column = index.column()
-        if column == 0:
-            return key.connection
-        if column == 1:
-            return key.endpoint or "(all topics)"
-        if column == 2:
-            return key.group
-        if column == 3:
-            return "" if key.partition is None else str(key.partition)
-        if column == 4:
-            return key.metric.value
-        if column == 5:
-            return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-        return time.strftime("%H:%M:%S", time.localtime(at))
+        return None
 
     def update(self, key: SeriesKey, at: float, value: float) -> None:
         self._pending[key] = (at, value)
@@ -184,6 +162,8 @@ class MonitorView(QWidget, TaskOwner):
     events_recorded = Signal(object)
     # {(connection, endpoint): EndpointMark}, whenever a health badge or alert changed.
     endpoint_marks_changed = Signal(object)
+    # Export incident report: [(connection, endpoint)] of the DLQs charted now.
+    report_requested = Signal(object)
 
     def __init__(
         self,
@@ -251,6 +231,12 @@ class MonitorView(QWidget, TaskOwner):
         self.rules_button.setToolTip("Thresholds per endpoint that raise a desktop notification")
         self.rules_button.clicked.connect(self._on_rules_button_clicked)
         controls.addWidget(self.rules_button)
+        self.report_button = QPushButton("Export report…", self)
+        self.report_button.setToolTip(
+            "An incident report over the DLQs charted here, from the first alert in view"
+        )
+        self.report_button.clicked.connect(self._on_report_button_clicked)
+        controls.addWidget(self.report_button)
         controls.addStretch(1)
         self.status_label = QLabel("Not sampling yet.", self)
         controls.addWidget(self.status_label)
@@ -623,6 +609,10 @@ class MonitorView(QWidget, TaskOwner):
 
     def _on_rules_button_clicked(self) -> None:
         self.open_alert_rules()
+
+    def _on_report_button_clicked(self) -> None:
+        charted = dict.fromkeys((key.connection, key.endpoint) for key in self._dlqs)
+        self.report_requested.emit(list(charted))
 
     def _on_interval_spin_value_changed(self, seconds: float) -> None:
         if self.sampler is not None:

@@ -4,6 +4,7 @@ format and file; the report is gathered on a worker thread while a progress bar 
 from __future__ import annotations
 
 import asyncio
+import html
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -99,11 +100,14 @@ class ReportDialog(QDialog, TaskOwner):
         events: Iterable[TimelineEvent] = (),
         selected: Iterable[EndpointRef] = (),
         connector_factory: ConnectorFactory = create_connector,
+        failure_group: tuple[str, str] | None = None,
         now: float | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export incident report")
+        # (signature, label): the report keeps only this failure group's dead letters.
+        self._group = failure_group
         self._profiles = list(profiles)
         self._connector_factory = connector_factory
         now = time.time() if now is None else now
@@ -189,6 +193,15 @@ class ReportDialog(QDialog, TaskOwner):
         columns.addLayout(left)
         columns.addLayout(right)
         layout = QVBoxLayout(self)
+        self.group_label = QLabel(self)
+        self.group_label.setWordWrap(True)
+        if self._group is not None:
+            self.group_label.setText(
+                f"Only the dead letters of the failure group <b>{html.escape(self._group[1])}</b>;"
+                " charts, actions and the timeline cover the whole window."
+            )
+        self.group_label.setVisible(self._group is not None)
+        layout.addWidget(self.group_label)
         layout.addLayout(columns)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
@@ -227,6 +240,8 @@ class ReportDialog(QDialog, TaskOwner):
                 presets=[p for p, box in self.preset_boxes.items() if box.isChecked()],
             ),
             notes=self.notes_edit.toPlainText().strip(),
+            title=f"Incident report: {self._group[1]}" if self._group else "Incident report",
+            failure_groups=(self._group[0],) if self._group else (),
         )
 
     def output_path(self) -> Path:
