@@ -11,11 +11,14 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.private_nats import private_jetstream
 
 BROKERS = Path(__file__).parent / "brokers"
 
@@ -72,6 +75,19 @@ class RabbitMQSettings:
     management_url: str
     username: str
     password: str
+
+    def credentials(self) -> dict[str, Any]:
+        """The AMQP account as keywords (host, port, username, password), as seeds take it."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+        }
+
+    def account(self) -> dict[str, Any]:
+        """credentials() plus management_url, as RabbitMQConnector and seed_rabbitmq take it."""
+        return {**self.credentials(), "management_url": self.management_url}
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,13 @@ def nats() -> str:
     # The monitoring port answers once JetStream is ready; the client port opens earlier.
     _ensure_broker("NATS (nats-server -js)", "nats.sh", NATS_MONITOR_PORT)
     return f"nats://127.0.0.1:{NATS_PORT}"
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[str]:
+    """The URL of a throwaway nats-server with JetStream, for a test that needs its own."""
+    with private_jetstream(tmp_path / "jetstream") as url:
+        yield url
 
 
 @pytest.fixture

@@ -34,19 +34,15 @@ log = logging.getLogger("eventdesk.leak_session")
 
 
 def _profiles(plan: dict[str, str]) -> list[ConnectionProfile]:
+    rabbit = {
+        "host": "127.0.0.1",
+        "port": plan["rabbit_port"],
+        "vhost": plan["vhost"],
+        "username": plan["rabbit_user"],
+        "management_url": plan["management_url"],
+    }
     return [
-        ConnectionProfile(
-            "leak-rabbit",
-            BrokerKind.RABBITMQ,
-            {
-                "host": "127.0.0.1",
-                "port": plan["rabbit_port"],
-                "vhost": plan["vhost"],
-                "username": plan["rabbit_user"],
-                "management_url": plan["management_url"],
-            },
-            environment="production",
-        ),
+        ConnectionProfile("leak-rabbit", BrokerKind.RABBITMQ, rabbit, environment="production"),
         ConnectionProfile(
             "leak-kafka",
             BrokerKind.KAFKA,
@@ -70,14 +66,7 @@ def _profiles(plan: dict[str, str]) -> list[ConnectionProfile]:
         ConnectionProfile(
             "leak-rabbit-cli",
             BrokerKind.RABBITMQ,
-            {
-                "host": "127.0.0.1",
-                "port": plan["rabbit_port"],
-                "vhost": plan["vhost"],
-                "username": plan["rabbit_user"],
-                "management_url": plan["management_url"],
-                "password_env": "LEAK_RABBIT_PASSWORD",
-            },
+            {**rabbit, "password_env": "LEAK_RABBIT_PASSWORD"},
         ),
     ]
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from eventdesk.connectors.bulk_fix import (
     PatchError,
@@ -26,7 +24,7 @@ from eventdesk.connectors.schemas import load_schema, sample_schema_path
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import SqsSettings
-from tests.seed.sqs import seed_sqs
+from tests.seed.sqs import drain_queue, seed_sqs
 
 ORDER_SCHEMA = load_schema(sample_schema_path("order.schema.json"))
 
@@ -167,44 +165,6 @@ def seeded(sqs: SqsSettings) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def client(sqs: SqsSettings) -> Any:
-    return boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
-
-
-@pytest.fixture
-async def connector(sqs: SqsSettings) -> AsyncIterator[SqsConnector]:
-    connector = SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
-
-
-def _drain(client: Any, queue: str) -> list[dict[str, Any]]:
-    url = client.get_queue_url(QueueName=queue)["QueueUrl"]
-    got: list[dict[str, Any]] = []
-    empty = 0
-    while empty < 3:
-        reply = client.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0 if empty == 0 else 1,
-        )
-        batch = reply.get("Messages", [])
-        empty = 0 if batch else empty + 1
-        for message in batch:
-            got.append(message)
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return got
-
-
 def _expected_fix(body: bytes) -> dict[str, Any] | None:
     """What the patch below should make of a seeded order, worked out without jsonpatch."""
     document = copy.deepcopy(json.loads(body))
@@ -215,7 +175,7 @@ def _expected_fix(body: bytes) -> dict[str, Any] | None:
 
 @pytest.mark.sqs
 async def test_bulk_fix_replays_fixed_bodies_and_keeps_invalid_ones_in_the_dlq(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
     patch = parse_patch(
         json.dumps(
@@ -225,7 +185,7 @@ async def test_bulk_fix_replays_fixed_bodies_and_keeps_invalid_ones_in_the_dlq(
             ]
         )
     )
-    async with connector.browse(seeded["orders_dlq"]) as browser:
+    async with sqs_connector.browse(seeded["orders_dlq"]) as browser:
         letters = []
         while True:
             page = await browser.next_page(timeout=30)
@@ -238,10 +198,10 @@ async def test_bulk_fix_replays_fixed_bodies_and_keeps_invalid_ones_in_the_dlq(
         assert {r.message.id for r in plan.fixed} == {i for i, e in expected.items() if e}
         assert plan.fixed and plan.failed, "the seed should give both outcomes"
         result = await replay(
-            connector,
+            sqs_connector,
             browser,
             [r.message for r in plan.fixed],
-            connector,
+            sqs_connector,
             None,
             options=ReplayOptions(),
             journal=journal,
@@ -249,13 +209,15 @@ async def test_bulk_fix_replays_fixed_bodies_and_keeps_invalid_ones_in_the_dlq(
         )
     assert result.ok, result
 
-    left = _drain(client, seeded["orders_dlq"])
+    left = drain_queue(sqs_client, seeded["orders_dlq"])
     assert sorted(m["MessageId"] for m in left) == sorted(r.message.id for r in plan.failed)
     originals = {m.id: m.body for m in letters}
     for message in left:  # kept out, and untouched
         assert message["Body"].encode() == originals[message["MessageId"]]
     arrived = [
-        m for m in _drain(client, seeded["orders"]) if ORIGINAL_ID_HEADER in m["MessageAttributes"]
+        m
+        for m in drain_queue(sqs_client, seeded["orders"])
+        if ORIGINAL_ID_HEADER in m["MessageAttributes"]
     ]
     assert len(arrived) == len(plan.fixed)
     for message in arrived:

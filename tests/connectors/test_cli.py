@@ -15,6 +15,7 @@ from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile, save_profiles
 
 from tests.conftest import RabbitMQSettings
+from tests.seed.rabbitmq import dead_letter_by_reject
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -30,30 +31,27 @@ async def _dead_letter(rabbitmq: RabbitMQSettings, source: str, dlq: str, count:
     connection = await _connect(rabbitmq)
     try:
         channel = await connection.channel()
-        await channel.declare_queue(dlq)
-        queue = await channel.declare_queue(
-            source, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}
-        )
-        for n in range(count):
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    json.dumps({"order": n}).encode(),
-                    message_id=f"order-{n}",
-                    content_type="application/json",
-                ),
-                routing_key=source,
-            )
-        for _ in range(count):
-            message = await queue.get(no_ack=False, timeout=5)
-            await message.reject(requeue=False)
-        # Dead-lettering is asynchronous: wait, boundedly, until all have arrived.
-        for _ in range(200):
-            declared = await channel.declare_queue(dlq, passive=True)
-            if declared.declaration_result.message_count >= count:
-                break
-            await asyncio.sleep(0.05)
+        await dead_letter_by_reject(channel, source, dlq, count, content_type="application/json")
     finally:
         await connection.close()
+
+
+def _profile(
+    rabbitmq: RabbitMQSettings, name: str = "local", *, read_only: bool = False
+) -> ConnectionProfile:
+    """A profile of the local RabbitMQ whose password comes from EVENTDESK_TEST_RABBIT_PASSWORD."""
+    return ConnectionProfile(
+        name=name,
+        kind=BrokerKind.RABBITMQ,
+        settings={
+            "host": rabbitmq.host,
+            "port": str(rabbitmq.port),
+            "username": rabbitmq.username,
+            "management_url": rabbitmq.management_url,
+            "password_env": "EVENTDESK_TEST_RABBIT_PASSWORD",
+        },
+        read_only=read_only,
+    )
 
 
 async def _counts(rabbitmq: RabbitMQSettings, *queues: str) -> list[int]:
@@ -84,21 +82,7 @@ def queues(
 ) -> Iterator[tuple[str, str]]:
     """A profile named "local" and a DLQ holding order-0 … order-4 dead-lettered from source."""
     monkeypatch.setenv("EVENTDESK_TEST_RABBIT_PASSWORD", rabbitmq.password)
-    save_profiles(
-        [
-            ConnectionProfile(
-                name="local",
-                kind=BrokerKind.RABBITMQ,
-                settings={
-                    "host": rabbitmq.host,
-                    "port": str(rabbitmq.port),
-                    "username": rabbitmq.username,
-                    "management_url": rabbitmq.management_url,
-                    "password_env": "EVENTDESK_TEST_RABBIT_PASSWORD",
-                },
-            )
-        ]
-    )
+    save_profiles([_profile(rabbitmq)])
     source, dlq = unique_name, f"{unique_name}.dlq"
     asyncio.run(_dead_letter(rabbitmq, source, dlq, 5))
     yield source, dlq

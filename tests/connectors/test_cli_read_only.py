@@ -13,28 +13,12 @@ from collections.abc import Iterator
 import pytest
 from eventdesk.connectors import cli
 from eventdesk.connectors.journal import Journal
-from eventdesk.connectors.model import BrokerKind
-from eventdesk.connectors.profiles import ConnectionProfile, save_profiles
+from eventdesk.connectors.profiles import save_profiles
 
 from tests.conftest import RabbitMQSettings
-from tests.connectors.test_cli import _counts, _dead_letter, _delete
+from tests.connectors.test_cli import _counts, _dead_letter, _delete, _profile
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def _profile(rabbitmq: RabbitMQSettings, name: str, *, read_only: bool) -> ConnectionProfile:
-    return ConnectionProfile(
-        name=name,
-        kind=BrokerKind.RABBITMQ,
-        settings={
-            "host": rabbitmq.host,
-            "port": str(rabbitmq.port),
-            "username": rabbitmq.username,
-            "management_url": rabbitmq.management_url,
-            "password_env": "EVENTDESK_TEST_RABBIT_PASSWORD",
-        },
-        read_only=read_only,
-    )
 
 
 @pytest.fixture

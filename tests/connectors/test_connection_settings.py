@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator
 
 import boto3
 import pytest
@@ -16,31 +15,19 @@ from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
-from eventdesk.connectors.rabbitmq import ManagementClient, RabbitMQConnector
+from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import KafkaSecureSettings, RabbitMQSettings, SqsSettings
-from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
-
-
-@pytest.fixture
-async def amqp_only_account(
-    rabbitmq: RabbitMQSettings, unique_name: str
-) -> AsyncIterator[RabbitMQAccount]:
-    """Full permissions on its vhost, but no tag: the management API refuses it."""
-    admin = ManagementClient(
-        rabbitmq.management_url, username=rabbitmq.username, password=rabbitmq.password
-    )
-    async with temporary_account(admin, unique_name, permissions=(".*", ".*", ".*")) as account:
-        yield account
+from tests.seed.rabbitmq_accounts import RabbitMQAccount
 
 
 async def test_the_management_api_uses_its_own_account_when_given(
     rabbitmq: RabbitMQSettings,
-    amqp_only_account: RabbitMQAccount,
+    rabbitmq_untagged_account: RabbitMQAccount,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    account = amqp_only_account
+    account = rabbitmq_untagged_account
     monkeypatch.setenv("EVENTDESK_TEST_MANAGEMENT_PASSWORD", rabbitmq.password)
     settings = {
         "host": rabbitmq.host,

@@ -54,17 +54,26 @@ async def _dead_letters(demo, endpoint: str) -> list:
             return list((await browser.next_page(timeout=10)).messages)
 
 
+async def _dead_letters_once(
+    demo, feed: EveryThirdFails, done: Callable[[], bool], *, what: str, endpoint: str
+) -> list:
+    """Run the demo until `done`, fix its consumer, and read `endpoint`; the demo closed after."""
+    await demo.start()
+    try:
+        await _until(done, what=what)
+        feed.fixed = True
+        return await _dead_letters(demo, endpoint)
+    finally:
+        await demo.close()
+
+
 @pytest.mark.kafka
 async def test_kafka_listener_dead_letters_with_spring_headers(kafka_bootstrap: str) -> None:
     feed = EveryThirdFails()
     demo = KafkaDemo(feed, rate=20, bootstrap=kafka_bootstrap)
-    await demo.start()
-    try:
-        await _until(lambda: demo.dead_lettered >= 2, what="two records on the DLT")
-        feed.fixed = True
-        letters = await _dead_letters(demo, DLT)
-    finally:
-        await demo.close()
+    letters = await _dead_letters_once(
+        demo, feed, lambda: demo.dead_lettered >= 2, what="two records on the DLT", endpoint=DLT
+    )
     mine = [m for m in letters if b'"n": ' in m.body]
     assert len(mine) >= 2
     facts = mine[-1].dead_letter
@@ -79,13 +88,9 @@ async def test_kafka_listener_dead_letters_with_spring_headers(kafka_bootstrap: 
 async def test_rabbitmq_consumer_rejects_into_the_brokers_dead_lettering(rabbitmq) -> None:
     feed = EveryThirdFails()
     demo = RabbitMQDemo(feed, rate=20)
-    await demo.start()
-    try:
-        await _until(lambda: demo.rejected >= 2, what="two rejected orders")
-        feed.fixed = True
-        letters = await _dead_letters(demo, DLQ)
-    finally:
-        await demo.close()
+    letters = await _dead_letters_once(
+        demo, feed, lambda: demo.rejected >= 2, what="two rejected orders", endpoint=DLQ
+    )
     assert len(letters) >= 2
     facts = letters[-1].dead_letter
     assert facts.convention == "rabbitmq x-death"

@@ -33,6 +33,28 @@ def _kafka(servers: str, **settings: str) -> ConnectionProfile:
     return ConnectionProfile("diag", BrokerKind.KAFKA, {"bootstrap_servers": servers, **settings})
 
 
+def _kafka_tls(
+    kafka_secure: KafkaSecureSettings, port: int, ca: str = "ca.pem", **settings: str
+) -> ConnectionProfile:
+    """One SSL listener of the secured Kafka, trusting `ca` from its TLS folder."""
+    return _kafka(
+        f"127.0.0.1:{port}",
+        security_protocol="SSL",
+        ssl_cafile=str(kafka_secure.tls_dir / ca),
+        **settings,
+    )
+
+
+def _kafka_scram(kafka_secure: KafkaSecureSettings, mechanism: str) -> ConnectionProfile:
+    """The secured Kafka's SASL_PLAINTEXT listener as its user, by `mechanism`."""
+    return _kafka(
+        f"127.0.0.1:{kafka_secure.sasl_port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism=mechanism,
+        sasl_username=kafka_secure.username,
+    )
+
+
 def _rabbitmq(
     rabbitmq: RabbitMQSettings, username: str, vhost: str = "/", **settings: str
 ) -> ConnectionProfile:
@@ -48,6 +70,13 @@ def _rabbitmq(
             **settings,
         },
     )
+
+
+def _rabbitmq_as(
+    rabbitmq: RabbitMQSettings, account: RabbitMQAccount, **settings: str
+) -> ConnectionProfile:
+    """The local RabbitMQ as a throwaway `account`, on its own vhost."""
+    return _rabbitmq(rabbitmq, account.username, account.vhost, **settings)
 
 
 async def _diagnose(profile: ConnectionProfile, password: str | None = None) -> list[StepResult]:
@@ -72,33 +101,10 @@ def _stopped_at(results: list[StepResult], step: str, *secrets: str) -> StepResu
 
 
 @pytest.fixture
-async def admin(rabbitmq: RabbitMQSettings) -> ManagementClient:
-    return ManagementClient(
-        rabbitmq.management_url, username=rabbitmq.username, password=rabbitmq.password
-    )
-
-
-@pytest.fixture
 async def no_permission_account(
-    admin: ManagementClient, unique_name: str
+    rabbitmq_admin: ManagementClient, unique_name: str
 ) -> AsyncIterator[RabbitMQAccount]:
-    async with temporary_account(admin, unique_name, tags="monitoring") as account:
-        yield account
-
-
-@pytest.fixture
-async def untagged_account(
-    admin: ManagementClient, unique_name: str
-) -> AsyncIterator[RabbitMQAccount]:
-    async with temporary_account(admin, unique_name, permissions=(".*", ".*", ".*")) as account:
-        yield account
-
-
-@pytest.fixture
-async def full_account(admin: ManagementClient, unique_name: str) -> AsyncIterator[RabbitMQAccount]:
-    async with temporary_account(
-        admin, unique_name, tags="monitoring", permissions=(".*", ".*", ".*")
-    ) as account:
+    async with temporary_account(rabbitmq_admin, unique_name, tags="monitoring") as account:
         yield account
 
 
@@ -167,11 +173,7 @@ async def test_one_dead_bootstrap_server_of_two_is_reported_but_not_fatal(
 
 
 async def test_an_unknown_ca_fails_the_tls_step(kafka_secure: KafkaSecureSettings) -> None:
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.ssl_port}",
-        security_protocol="SSL",
-        ssl_cafile=str(kafka_secure.tls_dir / "other-ca.pem"),
-    )
+    profile = _kafka_tls(kafka_secure, kafka_secure.ssl_port, "other-ca.pem")
     failed = _stopped_at(await _diagnose(profile), STEP_TLS)
     assert failed.detail.startswith("Unknown CA:")
     assert "unable to get local issuer certificate" in failed.detail
@@ -181,11 +183,7 @@ async def test_an_unknown_ca_fails_the_tls_step(kafka_secure: KafkaSecureSetting
 async def test_a_hostname_mismatch_fails_the_tls_step_naming_both_names(
     kafka_secure: KafkaSecureSettings,
 ) -> None:
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.wrong_name_port}",
-        security_protocol="SSL",
-        ssl_cafile=str(kafka_secure.tls_dir / "ca.pem"),
-    )
+    profile = _kafka_tls(kafka_secure, kafka_secure.wrong_name_port)
     failed = _stopped_at(await _diagnose(profile), STEP_TLS)
     assert failed.detail.startswith("Hostname mismatch:")
     assert "not valid for '127.0.0.1'" in failed.detail
@@ -196,12 +194,7 @@ async def test_a_hostname_mismatch_fails_the_tls_step_naming_both_names(
 async def test_without_hostname_checking_tls_passes_and_says_it_is_unsafe(
     kafka_secure: KafkaSecureSettings,
 ) -> None:
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.wrong_name_port}",
-        security_protocol="SSL",
-        ssl_cafile=str(kafka_secure.tls_dir / "ca.pem"),
-        ssl_check_hostname="false",
-    )
+    profile = _kafka_tls(kafka_secure, kafka_secure.wrong_name_port, ssl_check_hostname="false")
     results = await _diagnose(profile)
     assert all(r.ok for r in results), results
     tls = next(r for r in results if r.name == STEP_TLS)
@@ -212,11 +205,7 @@ async def test_without_hostname_checking_tls_passes_and_says_it_is_unsafe(
 async def test_a_listener_that_requires_a_client_certificate_says_so(
     kafka_secure: KafkaSecureSettings,
 ) -> None:
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.mtls_port}",
-        security_protocol="SSL",
-        ssl_cafile=str(kafka_secure.tls_dir / "ca.pem"),
-    )
+    profile = _kafka_tls(kafka_secure, kafka_secure.mtls_port)
     failed = _stopped_at(await _diagnose(profile), STEP_TLS)
     assert "requires a client certificate" in failed.detail
     assert "client certificate and key" in failed.hint
@@ -236,12 +225,7 @@ async def test_a_wrong_sasl_password_fails_authentication_on_the_secured_kafka(
     kafka_secure: KafkaSecureSettings,
 ) -> None:
     wrong = "not-the-sasl-password-4417"
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.sasl_port}",
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=kafka_secure.username,
-    )
+    profile = _kafka_scram(kafka_secure, "SCRAM-SHA-512")
     failed = _stopped_at(
         await _diagnose(profile, wrong),
         STEP_AUTHENTICATION,
@@ -256,12 +240,7 @@ async def test_the_right_sasl_password_passes_every_step(
     kafka_secure: KafkaSecureSettings,
 ) -> None:
     password = kafka_secure.passwords["SCRAM-SHA-256"]
-    profile = _kafka(
-        f"127.0.0.1:{kafka_secure.sasl_port}",
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-256",
-        sasl_username=kafka_secure.username,
-    )
+    profile = _kafka_scram(kafka_secure, "SCRAM-SHA-256")
     results = await _diagnose(profile, password)
     assert [(r.name, r.ok) for r in results] == [
         (STEP_SETTINGS, True),
@@ -275,14 +254,15 @@ async def test_the_right_sasl_password_passes_every_step(
 
 
 async def test_a_wrong_rabbitmq_password_fails_authentication(
-    rabbitmq: RabbitMQSettings, full_account: RabbitMQAccount
+    rabbitmq: RabbitMQSettings, rabbitmq_full_account: RabbitMQAccount
 ) -> None:
+    account = rabbitmq_full_account
     wrong = "not-the-rabbit-password-9921"
-    profile = _rabbitmq(rabbitmq, full_account.username, full_account.vhost)
+    profile = _rabbitmq_as(rabbitmq, account)
     failed = _stopped_at(
-        await _diagnose(profile, wrong), STEP_AUTHENTICATION, wrong, full_account.password
+        await _diagnose(profile, wrong), STEP_AUTHENTICATION, wrong, account.password
     )
-    assert f"refused the login of user {full_account.username!r}" in failed.detail
+    assert f"refused the login of user {account.username!r}" in failed.detail
 
 
 # -- authorization ----------------------------------------------------------------------
@@ -292,9 +272,7 @@ async def test_a_user_without_permission_on_the_vhost_fails_authorization(
     rabbitmq: RabbitMQSettings, no_permission_account: RabbitMQAccount
 ) -> None:
     account = no_permission_account
-    results = await _diagnose(
-        _rabbitmq(rabbitmq, account.username, account.vhost), account.password
-    )
+    results = await _diagnose(_rabbitmq_as(rabbitmq, account), account.password)
     failed = _stopped_at(results, STEP_AUTHORIZATION, account.password)
     authentication = next(r for r in results if r.name == STEP_AUTHENTICATION)
     assert authentication.ok, "the login itself was accepted"
@@ -303,24 +281,20 @@ async def test_a_user_without_permission_on_the_vhost_fails_authorization(
 
 
 async def test_a_user_without_a_management_tag_fails_the_management_step(
-    rabbitmq: RabbitMQSettings, untagged_account: RabbitMQAccount
+    rabbitmq: RabbitMQSettings, rabbitmq_untagged_account: RabbitMQAccount
 ) -> None:
-    account = untagged_account
-    results = await _diagnose(
-        _rabbitmq(rabbitmq, account.username, account.vhost), account.password
-    )
+    account = rabbitmq_untagged_account
+    results = await _diagnose(_rabbitmq_as(rabbitmq, account), account.password)
     failed = _stopped_at(results, STEP_MANAGEMENT, account.password)
     assert "lacks a management tag" in failed.detail
     assert f"set_user_tags {account.username} monitoring" in failed.hint
 
 
 async def test_a_rabbitmq_user_with_permissions_passes_every_step(
-    rabbitmq: RabbitMQSettings, full_account: RabbitMQAccount
+    rabbitmq: RabbitMQSettings, rabbitmq_full_account: RabbitMQAccount
 ) -> None:
-    account = full_account
-    results = await _diagnose(
-        _rabbitmq(rabbitmq, account.username, account.vhost), account.password
-    )
+    account = rabbitmq_full_account
+    results = await _diagnose(_rabbitmq_as(rabbitmq, account), account.password)
     assert all(r.ok for r in results), results
     assert [r.name for r in results][-3:] == [
         STEP_AUTHENTICATION,
@@ -331,21 +305,23 @@ async def test_a_rabbitmq_user_with_permissions_passes_every_step(
 
 
 async def test_separate_management_credentials_are_checked_on_their_own(
-    rabbitmq: RabbitMQSettings, full_account: RabbitMQAccount, monkeypatch: pytest.MonkeyPatch
+    rabbitmq: RabbitMQSettings,
+    rabbitmq_full_account: RabbitMQAccount,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    account = rabbitmq_full_account
     monkeypatch.setenv("EVENTDESK_TEST_MANAGEMENT_PASSWORD", "wrong-management-pw-5150")
-    profile = _rabbitmq(
+    profile = _rabbitmq_as(
         rabbitmq,
-        full_account.username,
-        full_account.vhost,
+        account,
         management_username=rabbitmq.username,
         management_password_env="EVENTDESK_TEST_MANAGEMENT_PASSWORD",
     )
     failed = _stopped_at(
-        await _diagnose(profile, full_account.password),
+        await _diagnose(profile, account.password),
         STEP_MANAGEMENT,
         "wrong-management-pw-5150",
-        full_account.password,
+        account.password,
     )
     assert "management API refused user" in failed.detail
 

@@ -131,13 +131,7 @@ async def test_an_imported_file_replays_into_any_topic_byte_exact(
 async def test_amqp_header_tables_round_trip_with_their_types(
     rabbitmq: RabbitMQSettings, unique_name: str, tmp_path: Path
 ) -> None:
-    account = {
-        "host": rabbitmq.host,
-        "port": rabbitmq.port,
-        "username": rabbitmq.username,
-        "password": rabbitmq.password,
-        "management_url": rabbitmq.management_url,
-    }
+    account = rabbitmq.account()
     names = await seed_rabbitmq(**account, prefix=unique_name, count=8)
     try:
         async with RabbitMQConnector(**account) as rabbit:

@@ -7,65 +7,38 @@ import json
 import shutil
 import socket
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import nats as nats_client
 import pytest
 from eventdesk.connectors.errors import AuthenticationFailed, BrokerUnreachable
 from eventdesk.connectors.model import EndpointKind, Message, Outgoing
-from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
+from eventdesk.connectors.nats import NatsConnector
 
-from tests.seed.nats import MAX_DELIVER, seed_nats
+from tests.seed.nats import MAX_DELIVER
 
 pytestmark = pytest.mark.nats
 
 
-@pytest.fixture
-async def connector(nats: str) -> AsyncIterator[NatsConnector]:
-    connector = NatsConnector(nats)
-    await connector.connect()
-    await connector.ensure_advisory_capture()
-    yield connector
-    await connector.close()
-
-
-@pytest.fixture
-async def orders(nats: str, connector: NatsConnector) -> AsyncIterator[str]:
-    """A seeded ORDERS_<id> stream whose consumer "billing" dead-lettered 3 messages."""
-    stream = f"ORDERS_{uuid.uuid4().hex[:8]}"
-    await seed_nats(nats, stream=stream, consumer="billing", count=6, exhaust=2, terminate=1)
-    # Advisories are published asynchronously; wait until the capture stream has them.
-    deadline = time.monotonic() + 10
-    while await connector.depth(dead_letter_endpoint(stream, "billing")) < 3:
-        assert time.monotonic() < deadline, "the server published no advisories"
-        await asyncio.sleep(0.1)
-    yield stream
-    nc = await nats_client.connect(nats)
-    await nc.jetstream().delete_stream(stream)
-    await nc.close()
-
-
 async def test_lists_streams_and_a_dead_letter_endpoint_per_consumer(
-    connector: NatsConnector, orders: str
+    nats_connector: NatsConnector, nats_orders: str
 ) -> None:
-    endpoints = {e.name: e for e in await connector.list_endpoints()}
-    stream = endpoints[orders]
+    endpoints = {e.name: e for e in await nats_connector.list_endpoints()}
+    stream = endpoints[nats_orders]
     assert stream.kind is EndpointKind.TOPIC
     assert stream.depth == 6
     assert not stream.is_dead_letter
     assert "billing" in stream.details["consumers"]
-    dlq = endpoints[f"{orders}/billing"]
+    dlq = endpoints[f"{nats_orders}/billing"]
     assert dlq.is_dead_letter
-    assert dlq.fed_by == (orders,)
+    assert dlq.fed_by == (nats_orders,)
     assert dlq.depth == 3
-    assert endpoints[connector.advisory_stream].details["role"]
+    assert endpoints[nats_connector.advisory_stream].details["role"]
 
 
 async def test_browse_resolves_advisories_to_the_original_messages(
-    connector: NatsConnector, orders: str
+    nats_connector: NatsConnector, nats_orders: str
 ) -> None:
-    async with connector.browse(f"{orders}/billing", page_size=2) as browser:
+    async with nats_connector.browse(f"{nats_orders}/billing", page_size=2) as browser:
         first = await browser.next_page()
         assert len(first.messages) == 2 and first.more
         rest = await browser.next_page()
@@ -77,66 +50,68 @@ async def test_browse_resolves_advisories_to_the_original_messages(
     assert json.loads(exhausted.body)["orderId"] == "ORD-2025-100000"
     facts = exhausted.dead_letter
     assert facts.convention == "nats max_deliveries"
-    assert facts.original_destination == f"{orders.lower()}.created"
+    assert facts.original_destination == f"{nats_orders.lower()}.created"
     assert facts.attempts == MAX_DELIVER
     assert facts.failed_service == "billing"
     assert facts.last_failure is not None and facts.last_failure.tzinfo is not None
-    assert exhausted.id == f"{orders}:1"
+    assert exhausted.id == f"{nats_orders}:1"
     assert terminated.dead_letter.convention == "nats terminated"
     assert terminated.dead_letter.attempts == 1
     # Read-only: the consumer's state and the stream are untouched by browsing.
-    assert await connector.depth(orders) == 6
-    assert await connector.depth(f"{orders}/billing") == 3
+    assert await nats_connector.depth(nats_orders) == 6
+    assert await nats_connector.depth(f"{nats_orders}/billing") == 3
 
 
 async def test_a_deleted_original_is_a_note_not_a_crash(
-    nats: str, connector: NatsConnector, orders: str
+    nats: str, nats_connector: NatsConnector, nats_orders: str
 ) -> None:
     nc = await nats_client.connect(nats)
-    await nc.jetstream().delete_msg(orders, 1)
+    await nc.jetstream().delete_msg(nats_orders, 1)
     await nc.close()
-    async with connector.browse(f"{orders}/billing") as browser:
+    async with nats_connector.browse(f"{nats_orders}/billing") as browser:
         page = await browser.next_page()
-    gone = next(m for m in page.messages if m.id == f"{orders}:1")
+    gone = next(m for m in page.messages if m.id == f"{nats_orders}:1")
     assert gone.body == b""
     assert "no longer in stream" in gone.attributes["note"]
     assert gone.dead_letter.attempts == MAX_DELIVER
 
 
-async def test_send_deduplicates_by_nats_msg_id(connector: NatsConnector, orders: str) -> None:
-    target = f"{orders.lower()}.replayed"
+async def test_send_deduplicates_by_nats_msg_id(
+    nats_connector: NatsConnector, nats_orders: str
+) -> None:
+    target = f"{nats_orders.lower()}.replayed"
     outgoing = Outgoing(
-        source_id=f"{orders}:1",
+        source_id=f"{nats_orders}:1",
         body=b'{"orderId": "ORD-2025-100000"}',
-        headers=(("eventdesk-original-id", f"replay-{orders}-1"), ("x-note", b"bytes ok")),
+        headers=(("eventdesk-original-id", f"replay-{nats_orders}-1"), ("x-note", b"bytes ok")),
     )
-    [first] = await connector.send(target, [outgoing])
+    [first] = await nats_connector.send(target, [outgoing])
     assert first.ok and "duplicate" not in first.detail
-    [again] = await connector.send(target, [outgoing])
+    [again] = await nats_connector.send(target, [outgoing])
     assert again.ok and again.detail.startswith("duplicate")
-    assert await connector.depth(orders) == 7
-    async with connector.browse(orders) as browser:
+    assert await nats_connector.depth(nats_orders) == 7
+    async with nats_connector.browse(nats_orders) as browser:
         page = await browser.next_page()
     replayed = page.messages[-1]
     assert replayed.attributes["subject"] == target
-    assert replayed.header("Nats-Msg-Id") == f"replay-{orders}-1"
-    [nowhere] = await connector.send("no.stream.here", [outgoing])
+    assert replayed.header("Nats-Msg-Id") == f"replay-{nats_orders}-1"
+    [nowhere] = await nats_connector.send("no.stream.here", [outgoing])
     assert not nowhere.ok and "no JetStream stream" in nowhere.detail
 
 
 async def test_settle_removes_the_advisory_and_keeps_the_message(
-    connector: NatsConnector, orders: str
+    nats_connector: NatsConnector, nats_orders: str
 ) -> None:
-    dlq = f"{orders}/billing"
-    async with connector.browse(dlq) as browser:
+    dlq = f"{nats_orders}/billing"
+    async with nats_connector.browse(dlq) as browser:
         page = await browser.next_page()
         settled = await browser.settle(page.messages[:2])
         stranger = Message(endpoint=dlq, id="elsewhere:9", body=b"")
         [refused] = await browser.settle([stranger])
     assert all(o.ok for o in settled)
     assert not refused.ok
-    assert await connector.depth(dlq) == 1
-    assert await connector.depth(orders) == 6
+    assert await nats_connector.depth(dlq) == 1
+    assert await nats_connector.depth(nats_orders) == 6
 
 
 async def test_unreachable_port_fails_fast() -> None:

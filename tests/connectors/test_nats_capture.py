@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import nats as nats_client
 import pytest
@@ -18,28 +17,21 @@ from eventdesk.connectors.nats import (
     dead_letter_endpoint,
 )
 
-from tests.private_nats import private_jetstream
 from tests.seed.nats import seed_nats
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with private_jetstream(tmp_path / "jetstream") as url:
-        yield url
-
-
-@pytest.fixture
-async def connector(server: str) -> AsyncIterator[NatsConnector]:
-    connector = NatsConnector(server)
+async def connector(private_nats: str) -> AsyncIterator[NatsConnector]:
+    connector = NatsConnector(private_nats)
     await connector.connect()
     yield connector
     await connector.close()
 
 
 async def test_a_new_capture_stream_is_created_and_then_reused(
-    server: str, connector: NatsConnector
+    private_nats: str, connector: NatsConnector
 ) -> None:
     assert await connector.advisory_capture_streams() == []
     assert await connector.use_advisory_capture("DEAD_LETTERS") is True
@@ -48,12 +40,14 @@ async def test_a_new_capture_stream_is_created_and_then_reused(
     assert capture.name == "DEAD_LETTERS" and capture.complete
     assert set(capture.subjects) == set(ADVISORY_SUBJECTS)
     # Chosen again (another session): used as it is, not created twice.
-    again = NatsConnector(server, advisory_stream="EVENTDESK_ADVISORIES")
+    again = NatsConnector(private_nats, advisory_stream="EVENTDESK_ADVISORIES")
     async with again:
         assert await again.use_advisory_capture("DEAD_LETTERS") is False
 
     # And it really captures: a consumer giving up shows as a dead-letter endpoint.
-    await seed_nats(server, stream="ORDERS", consumer="billing", count=3, exhaust=1, terminate=1)
+    await seed_nats(
+        private_nats, stream="ORDERS", consumer="billing", count=3, exhaust=1, terminate=1
+    )
     dlq = dead_letter_endpoint("ORDERS", "billing")
     deadline = time.monotonic() + 10
     while await connector.depth(dlq) < 2:
@@ -62,9 +56,9 @@ async def test_a_new_capture_stream_is_created_and_then_reused(
 
 
 async def test_an_existing_wider_stream_is_accepted_as_it_is(
-    server: str, connector: NatsConnector
+    private_nats: str, connector: NatsConnector
 ) -> None:
-    nc = await nats_client.connect(server)
+    nc = await nats_client.connect(private_nats)
     await nc.jetstream().add_stream(name="ALL_ADVISORIES", subjects=["$JS.EVENT.ADVISORY.>"])
     await nc.close()
     [capture] = await connector.advisory_capture_streams()
@@ -86,9 +80,9 @@ async def test_a_second_capture_stream_names_the_one_that_has_the_subjects(
 
 
 async def test_a_stream_that_captures_something_else_is_refused(
-    server: str, connector: NatsConnector
+    private_nats: str, connector: NatsConnector
 ) -> None:
-    nc = await nats_client.connect(server)
+    nc = await nats_client.connect(private_nats)
     await nc.jetstream().add_stream(name="ORDERS", subjects=["orders.>"])
     await nc.close()
     with pytest.raises(ConfigurationError) as caught:

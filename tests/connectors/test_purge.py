@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import aio_pika
 import boto3
 import pytest
-from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.model import Outgoing
 from eventdesk.connectors.nats import NatsConnector
@@ -17,12 +15,6 @@ from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.seed.kafka import create_topic, fill_topic
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
 
 
 def _outgoing(count: int) -> list[Outgoing]:
@@ -41,13 +33,7 @@ async def test_rabbitmq_purge_needs_the_name_then_empties_the_queue(rabbitmq, jo
     link = await aio_pika.connect(**account)
     channel = await link.channel()
     await channel.declare_queue(queue)
-    async with RabbitMQConnector(
-        host=rabbitmq.host,
-        port=rabbitmq.port,
-        username=rabbitmq.username,
-        password=rabbitmq.password,
-        management_url=rabbitmq.management_url,
-    ) as connector:
+    async with RabbitMQConnector(**rabbitmq.account()) as connector:
         try:
             sent = await connector.send(queue, _outgoing(5))
             assert all(o.ok for o in sent)

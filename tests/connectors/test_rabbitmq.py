@@ -43,14 +43,7 @@ MANAGEMENT_LAG = 25.0
 
 
 def _connector(settings: RabbitMQSettings, **overrides: object) -> RabbitMQConnector:
-    options: dict[str, object] = {
-        "host": settings.host,
-        "port": settings.port,
-        "username": settings.username,
-        "password": settings.password,
-        "management_url": settings.management_url,
-    }
-    options.update(overrides)
+    options = {**settings.account(), **overrides}
     return RabbitMQConnector(**options)  # type: ignore[arg-type]
 
 
@@ -87,12 +80,7 @@ async def _browse_all(browser: RabbitMQBrowser) -> list:
 def seeded(rabbitmq: RabbitMQSettings) -> Iterator[dict[str, str]]:
     # Synchronous on purpose: the seed is plain data shared by every test of the module,
     # while each test runs in its own event loop.
-    credentials = {
-        "host": rabbitmq.host,
-        "port": rabbitmq.port,
-        "username": rabbitmq.username,
-        "password": rabbitmq.password,
-    }
+    credentials = rabbitmq.credentials()
     prefix = f"t-seed-{uuid.uuid4().hex[:8]}"
     names = asyncio.run(
         seed_rabbitmq(**credentials, prefix=prefix, management_url=rabbitmq.management_url)

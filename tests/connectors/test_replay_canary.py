@@ -17,6 +17,7 @@ from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.replay import ORIGINAL_ID_HEADER, ReplayOptions, replay
 
 from tests.conftest import RabbitMQSettings
+from tests.connectors.pages import all_pages
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -87,26 +88,12 @@ async def _rejecting_consumer(
         await connection.close()
 
 
-async def _pages(browser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page()
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
 async def _run(
     rabbitmq: RabbitMQSettings, dlq: str, journal: Journal, options: ReplayOptions
 ) -> tuple[object, list[Message]]:
-    async with RabbitMQConnector(
-        host=rabbitmq.host,
-        port=rabbitmq.port,
-        username=rabbitmq.username,
-        password=rabbitmq.password,
-    ) as connector:
+    async with RabbitMQConnector(**rabbitmq.credentials()) as connector:
         async with connector.browse(dlq) as browser:
-            letters = await _pages(browser)
+            letters = await all_pages(browser)
             result = await replay(
                 connector, browser, letters, connector, None, options=options, journal=journal
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -24,55 +24,18 @@ from eventdesk.connectors.replay import (
 )
 
 from tests.conftest import RabbitMQSettings
+from tests.connectors.pages import all_pages
 from tests.seed.kafka import create_topic, fill_topic, read_committed
 from tests.seed.rabbitmq import drain_queue, remove_seed, seed_rabbitmq
-
-
-def _credentials(settings: RabbitMQSettings) -> dict[str, object]:
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "username": settings.username,
-        "password": settings.password,
-    }
-
-
-@pytest.fixture
-async def connector(rabbitmq: RabbitMQSettings) -> AsyncIterator[RabbitMQConnector]:
-    connector = RabbitMQConnector(**_credentials(rabbitmq), management_url=rabbitmq.management_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
 
 
 @pytest.fixture
 async def seeded(rabbitmq: RabbitMQSettings) -> AsyncIterator[dict[str, str]]:
     """A DLQ of 8 dead letters the broker dead-lettered from `source` (5 live ones stay)."""
     prefix = f"t-edit-{uuid.uuid4().hex[:8]}"
-    names = await seed_rabbitmq(
-        **_credentials(rabbitmq), prefix=prefix, count=8, management_url=rabbitmq.management_url
-    )
+    names = await seed_rabbitmq(**rabbitmq.account(), prefix=prefix, count=8)
     yield names
-    await remove_seed(**_credentials(rabbitmq), names=names, management_url=rabbitmq.management_url)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
-
-
-async def _all(browser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page()
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
-async def _drain(rabbitmq: RabbitMQSettings, queue: str) -> list:
-    return await drain_queue(**_credentials(rabbitmq), queue=queue)
+    await remove_seed(**rabbitmq.account(), names=names)
 
 
 def _json_letters(letters: list[Message]) -> list[Message]:
@@ -100,10 +63,13 @@ def test_outgoing_takes_the_edit_and_keeps_the_original_identity():
 
 @pytest.mark.rabbitmq
 async def test_edited_replay_sends_the_edit_and_settles_the_original(
-    connector: RabbitMQConnector, seeded: dict[str, str], rabbitmq: RabbitMQSettings, journal
+    rabbitmq_connector: RabbitMQConnector,
+    seeded: dict[str, str],
+    rabbitmq: RabbitMQSettings,
+    journal,
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _all(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         chosen = _json_letters(letters)[:3]
         edits = {m.id: MessageEdit(_edited(m)) for m in chosen}
         # One with its headers edited too: a fixed header and one added.
@@ -112,10 +78,10 @@ async def test_edited_replay_sends_the_edit_and_settles_the_original(
             _edited(first), headers=(*first.headers, ("fixed-by", "operator"))
         )
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             chosen,
-            connector,
+            rabbitmq_connector,
             None,
             options=ReplayOptions(),
             journal=journal,
@@ -124,7 +90,9 @@ async def test_edited_replay_sends_the_edit_and_settles_the_original(
     assert result.ok, result
 
     delivered = [
-        m for m in await _drain(rabbitmq, seeded["source"]) if m.headers.get(ORIGINAL_ID_HEADER)
+        m
+        for m in await drain_queue(**rabbitmq.credentials(), queue=seeded["source"])
+        if m.headers.get(ORIGINAL_ID_HEADER)
     ]
     by_source = {str(m.headers[ORIGINAL_ID_HEADER]): m for m in delivered}
     assert set(by_source) == {m.id for m in chosen}
@@ -133,7 +101,7 @@ async def test_edited_replay_sends_the_edit_and_settles_the_original(
     assert by_source[first.id].headers["fixed-by"] == "operator"
     assert "fixed-by" not in by_source[chosen[1].id].headers
 
-    left = await _drain(rabbitmq, seeded["dlq"])
+    left = await drain_queue(**rabbitmq.credentials(), queue=seeded["dlq"])
     assert len(left) == len(letters) - 3
     originals = {m.id: m.body for m in letters}
     assert all(m.body == originals[m.message_id] for m in left)
@@ -149,33 +117,39 @@ async def test_edited_replay_sends_the_edit_and_settles_the_original(
 
 @pytest.mark.rabbitmq
 async def test_an_edit_the_target_refuses_leaves_the_original_in_the_dlq(
-    connector: RabbitMQConnector, seeded: dict[str, str], rabbitmq: RabbitMQSettings, journal
+    rabbitmq_connector: RabbitMQConnector,
+    seeded: dict[str, str],
+    rabbitmq: RabbitMQSettings,
+    journal,
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _all(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         chosen = _json_letters(letters)[:2]
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             chosen,
-            connector,
+            rabbitmq_connector,
             f"{seeded['source']}.no-such-queue",
             options=ReplayOptions(),
             journal=journal,
             edits={m.id: MessageEdit(_edited(m)) for m in chosen},
         )
     assert result.succeeded == 0 and result.failed == 2, result
-    left = await _drain(rabbitmq, seeded["dlq"])
+    left = await drain_queue(**rabbitmq.credentials(), queue=seeded["dlq"])
     assert sorted(m.body for m in left) == sorted(m.body for m in letters)
     assert {m.state for m in journal.action(result.action_id).messages} == {"failed"}
 
 
 @pytest.mark.rabbitmq
 async def test_resume_sends_the_journaled_edit(
-    connector: RabbitMQConnector, seeded: dict[str, str], rabbitmq: RabbitMQSettings, journal
+    rabbitmq_connector: RabbitMQConnector,
+    seeded: dict[str, str],
+    rabbitmq: RabbitMQSettings,
+    journal,
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        message = _json_letters(await _all(browser))[0]
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        message = _json_letters(await all_pages(browser))[0]
     edited = _edited(message)
     # As a replay killed before it sent anything leaves its journal entry.
     record = journal.start_action(
@@ -192,13 +166,17 @@ async def test_resume_sends_the_journaled_edit(
         ],
         status="interrupted",
     )
-    result = await resume(record.id, connector, connector, journal=journal)
+    result = await resume(record.id, rabbitmq_connector, rabbitmq_connector, journal=journal)
     assert result.ok, result
     delivered = [
-        m for m in await _drain(rabbitmq, seeded["source"]) if m.headers.get(ORIGINAL_ID_HEADER)
+        m
+        for m in await drain_queue(**rabbitmq.credentials(), queue=seeded["source"])
+        if m.headers.get(ORIGINAL_ID_HEADER)
     ]
     assert [m.body for m in delivered] == [edited]
-    assert message.id not in {m.message_id for m in await _drain(rabbitmq, seeded["dlq"])}
+    assert message.id not in {
+        m.message_id for m in await drain_queue(**rabbitmq.credentials(), queue=seeded["dlq"])
+    }
 
 
 @pytest.mark.kafka
@@ -211,7 +189,7 @@ async def test_kafka_edited_replay_writes_the_edit_and_marks_the_original_handle
     await fill_topic(kafka_bootstrap, f"{source}.DLT", 4, size=120)
     async with KafkaConnector(kafka_bootstrap) as connector:
         async with connector.browse(f"{source}.DLT") as browser:
-            letters = await _all(browser)
+            letters = await all_pages(browser)
             chosen = [m for m in letters if m.attributes["offset"] in ("1", "3")]
             edits = {m.id: MessageEdit(b'{"edited": "' + m.id.encode() + b'"}') for m in chosen}
             result = await replay(
@@ -226,7 +204,7 @@ async def test_kafka_edited_replay_writes_the_edit_and_marks_the_original_handle
             )
         assert result.ok, result
         async with connector.browse(f"{source}.DLT") as browser:
-            handled = {m.id: m.attributes["handled"] for m in await _all(browser)}
+            handled = {m.id: m.attributes["handled"] for m in await all_pages(browser)}
     records = await read_committed(kafka_bootstrap, source)
     assert sorted(r.value for r in records) == sorted(e.body for e in edits.values())
     assert {i for i, h in handled.items() if h == "yes"} == {m.id for m in chosen}

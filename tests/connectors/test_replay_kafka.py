@@ -19,6 +19,7 @@ from eventdesk.connectors.kafka_review import (
 )
 from eventdesk.connectors.model import Message, Outgoing
 
+from tests.connectors.pages import all_pages
 from tests.seed.kafka import create_topic, fill_topic, read_committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
@@ -41,15 +42,6 @@ async def dlt(kafka_bootstrap: str, unique_name: str) -> tuple[str, str]:
     return f"{source}.DLT", source
 
 
-async def _browse_all(browser: KafkaBrowser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page()
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
 @contextlib.asynccontextmanager
 async def _browsed(
     connector: KafkaConnector, topic: str
@@ -57,7 +49,7 @@ async def _browsed(
     """A fresh browser over the topic, read to the end, and what it showed."""
     async with connector.browse(topic) as browser:
         assert isinstance(browser, KafkaBrowser)
-        yield browser, await _browse_all(browser)
+        yield browser, await all_pages(browser)
 
 
 def _replayed(messages: Sequence[Message]) -> list[Outgoing]:
@@ -132,7 +124,7 @@ async def test_replay_of_a_selection_sends_exactly_it_and_marks_exactly_it_handl
 ) -> None:
     dlq, source = dlt
     async with connector.browse(dlq) as browser:
-        shown = await _browse_all(browser)
+        shown = await all_pages(browser)
         # Nobody has replayed from it yet: no review state, so no handled marks either.
         assert not any("handled" in m.attributes for m in shown)
         chosen = [m for m in shown if _offset(m) in (1, 3, 4)]
@@ -151,7 +143,7 @@ async def test_replay_of_a_selection_sends_exactly_it_and_marks_exactly_it_handl
     assert commits == {TopicPartition(dlq, 0): OffsetAndMetadata(0, "eventdesk-handled:v1:1,3-4")}
 
     async with connector.browse(dlq) as browser:
-        again = await _browse_all(browser)
+        again = await all_pages(browser)
     assert {_offset(m): m.attributes["handled"] for m in again} == {
         0: "no",
         1: "yes",
@@ -170,13 +162,13 @@ async def test_running_the_same_replay_again_sends_nothing_twice(
 ) -> None:
     dlq, source = dlt
     async with connector.browse(dlq) as browser:
-        chosen = [m for m in await _browse_all(browser) if _offset(m) in (1, 3, 4)]
+        chosen = [m for m in await all_pages(browser) if _offset(m) in (1, 3, 4)]
         first = await connector.send_and_settle(source, _replayed(chosen), browser, chosen)
     assert all(o.ok for o in first)
 
     # A fresh connector: nothing remembered in-process, only what the broker holds.
     async with KafkaConnector(kafka_bootstrap) as other, other.browse(dlq) as browser:
-        again = [m for m in await _browse_all(browser) if _offset(m) in (1, 3, 4)]
+        again = [m for m in await all_pages(browser) if _offset(m) in (1, 3, 4)]
         second = await other.send_and_settle(source, _replayed(again), browser, again)
         assert not any(o.ok for o in second)
         assert all("already handled" in o.detail for o in second)

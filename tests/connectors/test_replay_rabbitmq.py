@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import Message
 from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.replay import (
@@ -22,84 +21,44 @@ from eventdesk.connectors.replay import (
 )
 
 from tests.conftest import RabbitMQSettings
+from tests.connectors.pages import all_pages
 from tests.seed.rabbitmq import drain_queue, remove_seed, seed_rabbitmq
 
 pytestmark = pytest.mark.rabbitmq
-
-
-def _credentials(settings: RabbitMQSettings) -> dict[str, object]:
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "username": settings.username,
-        "password": settings.password,
-    }
-
-
-@pytest.fixture
-async def connector(rabbitmq: RabbitMQSettings) -> AsyncIterator[RabbitMQConnector]:
-    connector = RabbitMQConnector(**_credentials(rabbitmq), management_url=rabbitmq.management_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
 
 
 @pytest.fixture
 async def seeded(rabbitmq: RabbitMQSettings) -> AsyncIterator[dict[str, str]]:
     """A DLQ of 12 messages the broker dead-lettered from `source` (which keeps 5 live ones)."""
     prefix = f"t-replay-{uuid.uuid4().hex[:8]}"
-    names = await seed_rabbitmq(
-        **_credentials(rabbitmq), prefix=prefix, count=12, management_url=rabbitmq.management_url
-    )
+    names = await seed_rabbitmq(**rabbitmq.account(), prefix=prefix, count=12)
     yield names
-    await remove_seed(**_credentials(rabbitmq), names=names, management_url=rabbitmq.management_url)
-
-
-@pytest.fixture
-def journal() -> AsyncIterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
+    await remove_seed(**rabbitmq.account(), names=names)
 
 
 async def _browse_all(connector: RabbitMQConnector, queue: str) -> list[Message]:
     async with connector.browse(queue) as browser:
-        return await _pages(browser)
-
-
-async def _pages(browser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page()
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
-async def _drain(rabbitmq: RabbitMQSettings, queue: str) -> list:
-    return await drain_queue(
-        host=rabbitmq.host,
-        port=rabbitmq.port,
-        username=rabbitmq.username,
-        password=rabbitmq.password,
-        queue=queue,
-    )
+        return await all_pages(browser)
 
 
 async def test_replay_to_the_original_queue_moves_exactly_the_selection(
-    connector: RabbitMQConnector, seeded: dict[str, str], rabbitmq: RabbitMQSettings, journal
+    rabbitmq_connector: RabbitMQConnector,
+    seeded: dict[str, str],
+    rabbitmq: RabbitMQSettings,
+    journal,
 ) -> None:
-    before = await _browse_all(connector, seeded["dlq"])
+    before = await _browse_all(rabbitmq_connector, seeded["dlq"])
     assert len(before) == 12
     assert {m.dead_letter.original_destination for m in before} == {seeded["source"]}
 
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         chosen, kept = letters[:7], letters[7:]
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             chosen,
-            connector,
+            rabbitmq_connector,
             None,
             options=ReplayOptions(batch_size=3),
             journal=journal,
@@ -108,11 +67,11 @@ async def test_replay_to_the_original_queue_moves_exactly_the_selection(
     assert result.status == "completed", result
     assert result.ok and result.succeeded == 7
 
-    assert await connector.depth(seeded["dlq"]) == 5
-    remaining = await _browse_all(connector, seeded["dlq"])
+    assert await rabbitmq_connector.depth(seeded["dlq"]) == 5
+    remaining = await _browse_all(rabbitmq_connector, seeded["dlq"])
     assert sorted(m.id for m in remaining) == sorted(m.id for m in kept)
 
-    delivered = await _drain(rabbitmq, seeded["source"])
+    delivered = await drain_queue(**rabbitmq.credentials(), queue=seeded["source"])
     replayed = [m for m in delivered if m.headers and REPLAY_ID_HEADER in m.headers]
     assert len(delivered) == 5 + 7  # the five live messages are untouched
     assert sorted(str(m.headers[ORIGINAL_ID_HEADER]) for m in replayed) == sorted(
@@ -136,15 +95,18 @@ async def test_replay_to_the_original_queue_moves_exactly_the_selection(
 
 
 async def test_strip_removes_dead_letter_headers(
-    connector: RabbitMQConnector, seeded: dict[str, str], rabbitmq: RabbitMQSettings, journal
+    rabbitmq_connector: RabbitMQConnector,
+    seeded: dict[str, str],
+    rabbitmq: RabbitMQSettings,
+    journal,
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             letters[:2],
-            connector,
+            rabbitmq_connector,
             seeded["source"],
             options=ReplayOptions(strip_dead_letter_headers=True),
             journal=journal,
@@ -152,7 +114,7 @@ async def test_strip_removes_dead_letter_headers(
     assert result.ok
     replayed = [
         m
-        for m in await _drain(rabbitmq, seeded["source"])
+        for m in await drain_queue(**rabbitmq.credentials(), queue=seeded["source"])
         if m.headers and REPLAY_ID_HEADER in m.headers
     ]
     assert len(replayed) == 2
@@ -161,24 +123,24 @@ async def test_strip_removes_dead_letter_headers(
 
 
 async def test_unroutable_target_fails_and_loses_nothing(
-    connector: RabbitMQConnector, seeded: dict[str, str], journal
+    rabbitmq_connector: RabbitMQConnector, seeded: dict[str, str], journal
 ) -> None:
     missing = f"no-such-queue-{uuid.uuid4().hex[:8]}"
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             letters,
-            connector,
+            rabbitmq_connector,
             missing,
             options=ReplayOptions(),
             journal=journal,
         )
     assert result.succeeded == 0 and result.failed == 12
     assert all("unroutable" in o.detail for o in result.outcomes)
-    assert await connector.depth(seeded["dlq"]) == 12
-    assert sorted(m.id for m in await _browse_all(connector, seeded["dlq"])) == sorted(
+    assert await rabbitmq_connector.depth(seeded["dlq"]) == 12
+    assert sorted(m.id for m in await _browse_all(rabbitmq_connector, seeded["dlq"])) == sorted(
         m.id for m in letters
     )
     record = journal.action(result.action_id)
@@ -186,36 +148,36 @@ async def test_unroutable_target_fails_and_loses_nothing(
 
 
 async def test_missing_exchange_stops_the_replay_with_everything_in_place(
-    connector: RabbitMQConnector, seeded: dict[str, str], journal
+    rabbitmq_connector: RabbitMQConnector, seeded: dict[str, str], journal
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             letters,
-            connector,
+            rabbitmq_connector,
             f"no-such-exchange-{uuid.uuid4().hex[:6]}/key",
             options=ReplayOptions(batch_size=5),
             journal=journal,
         )
     assert result.status == "failed" and "does not exist" in result.detail
-    assert await connector.depth(seeded["dlq"]) == 12
+    assert await rabbitmq_connector.depth(seeded["dlq"]) == 12
     record = journal.action(result.action_id)
     assert record is not None and record.counts == {"pending": 12}
 
 
 async def test_discard_removes_exactly_the_selected(
-    connector: RabbitMQConnector, seeded: dict[str, str], journal
+    rabbitmq_connector: RabbitMQConnector, seeded: dict[str, str], journal
 ) -> None:
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         chosen = [letters[0], letters[4], letters[9]]
         stranger = Message(endpoint=seeded["dlq"], id="not-browsed", body=b"")
         result = await discard(browser, [*chosen, stranger], journal=journal)
     assert [o.ok for o in result.outcomes] == [True, True, True, False]
     assert result.outcomes[-1].detail == "not held by this browser"
-    left = await _browse_all(connector, seeded["dlq"])
+    left = await _browse_all(rabbitmq_connector, seeded["dlq"])
     assert sorted(m.id for m in left) == sorted(m.id for m in letters if m not in chosen)
     record = journal.action(result.action_id)
     assert record is not None and record.kind == "discard"
@@ -223,7 +185,7 @@ async def test_discard_removes_exactly_the_selected(
 
 
 async def test_loop_guard_refuses_a_message_replayed_too_often(
-    connector: RabbitMQConnector, rabbitmq: RabbitMQSettings, unique_name: str, journal
+    rabbitmq_connector: RabbitMQConnector, rabbitmq: RabbitMQSettings, unique_name: str, journal
 ) -> None:
     source, dlq = unique_name, f"{unique_name}.dlq"
     connection = await aio_pika.connect(
@@ -247,19 +209,25 @@ async def test_loop_guard_refuses_a_message_replayed_too_often(
         await consumer_gives_up()
         options = ReplayOptions(max_replays=1)
         for round_ in (1, 2):
-            async with connector.browse(dlq) as browser:
-                letters = await _pages(browser)
+            async with rabbitmq_connector.browse(dlq) as browser:
+                letters = await all_pages(browser)
                 assert len(letters) == 1
                 result = await replay(
-                    connector, browser, letters, connector, None, options=options, journal=journal
+                    rabbitmq_connector,
+                    browser,
+                    letters,
+                    rabbitmq_connector,
+                    None,
+                    options=options,
+                    journal=journal,
                 )
             if round_ == 1:
                 assert result.ok
                 await consumer_gives_up()  # it fails again: back in the DLQ, replayed once
         assert not result.ok
         assert result.outcomes[0].detail.startswith("refused: already replayed 1 times")
-        assert await connector.depth(dlq) == 1
-        assert await connector.depth(source) == 0
+        assert await rabbitmq_connector.depth(dlq) == 1
+        assert await rabbitmq_connector.depth(source) == 0
     finally:
         await channel.queue_delete(source)
         await channel.queue_delete(dlq)
@@ -267,7 +235,7 @@ async def test_loop_guard_refuses_a_message_replayed_too_often(
 
 
 async def test_cancel_between_batches_leaves_exact_outcomes(
-    connector: RabbitMQConnector, seeded: dict[str, str], journal
+    rabbitmq_connector: RabbitMQConnector, seeded: dict[str, str], journal
 ) -> None:
     cancel = asyncio.Event()
     seen: list[ReplayProgress] = []
@@ -276,13 +244,13 @@ async def test_cancel_between_batches_leaves_exact_outcomes(
         seen.append(progress)
         cancel.set()  # the operator presses Cancel while the first batch is running
 
-    async with connector.browse(seeded["dlq"]) as browser:
-        letters = await _pages(browser)
+    async with rabbitmq_connector.browse(seeded["dlq"]) as browser:
+        letters = await all_pages(browser)
         result = await replay(
-            connector,
+            rabbitmq_connector,
             browser,
             letters,
-            connector,
+            rabbitmq_connector,
             None,
             options=ReplayOptions(batch_size=4),
             journal=journal,
@@ -292,7 +260,7 @@ async def test_cancel_between_batches_leaves_exact_outcomes(
     assert result.status == "cancelled"
     assert [o.source_id for o in result.outcomes] == [m.id for m in letters[:4]]
     assert (seen[-1].sent, seen[-1].failed, seen[-1].total) == (4, 0, 12)
-    assert await connector.depth(seeded["dlq"]) == 8
+    assert await rabbitmq_connector.depth(seeded["dlq"]) == 8
     record = journal.action(result.action_id)
     assert record is not None and record.status == "cancelled"
     assert [m.state for m in record.messages] == ["settled"] * 4 + ["pending"] * 8

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aio_pika
-import boto3
 import pytest
 from eventdesk.connectors.journal import Journal
-from eventdesk.connectors.model import Message
 from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.replay import (
     ORIGINAL_ID_HEADER,
@@ -24,7 +21,8 @@ from eventdesk.connectors.replay import (
 from eventdesk.connectors.sqs import SqsConnector, message_attributes
 
 from tests.conftest import RabbitMQSettings, SqsSettings
-from tests.seed.sqs import seed_sqs
+from tests.connectors.pages import all_pages
+from tests.seed.sqs import drain_queue, seed_sqs
 
 pytestmark = pytest.mark.sqs
 
@@ -40,75 +38,33 @@ def seeded(sqs: SqsSettings) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def client(sqs: SqsSettings) -> Any:
-    return boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
-
-
-@pytest.fixture
-async def connector(sqs: SqsSettings) -> AsyncIterator[SqsConnector]:
-    connector = SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
-
-
-async def _pages(browser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page(timeout=30)
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
-def _drain(client: Any, queue: str) -> list[dict[str, Any]]:
-    url = client.get_queue_url(QueueName=queue)["QueueUrl"]
-    got: list[dict[str, Any]] = []
-    empty = 0
-    while empty < 3:
-        reply = client.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-            WaitTimeSeconds=0 if empty == 0 else 1,
-        )
-        batch = reply.get("Messages", [])
-        empty = 0 if batch else empty + 1
-        for message in batch:
-            got.append(message)
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return got
-
-
 def _attribute(message: dict[str, Any], name: str) -> Any:
     value = message.get("MessageAttributes", {}).get(name, {})
     return value.get("StringValue", value.get("BinaryValue"))
 
 
 async def test_replay_to_the_source_queue_moves_exactly_the_selection(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
-    async with connector.browse(seeded["orders_dlq"]) as browser:
-        letters = await _pages(browser)
+    async with sqs_connector.browse(seeded["orders_dlq"]) as browser:
+        letters = await all_pages(browser, timeout=30)
         assert len(letters) == 10
         assert {m.dead_letter.original_destination for m in letters} == {seeded["orders"]}
         chosen, kept = letters[:6], letters[6:]
         result = await replay(
-            connector, browser, chosen, connector, None, options=ReplayOptions(), journal=journal
+            sqs_connector,
+            browser,
+            chosen,
+            sqs_connector,
+            None,
+            options=ReplayOptions(),
+            journal=journal,
         )
     assert result.ok, result
 
-    left = _drain(client, seeded["orders_dlq"])
+    left = drain_queue(sqs_client, seeded["orders_dlq"])
     assert sorted(m["MessageId"] for m in left) == sorted(m.id for m in kept)
-    arrived = _drain(client, seeded["orders"])
+    arrived = drain_queue(sqs_client, seeded["orders"])
     replayed = [m for m in arrived if _attribute(m, REPLAY_ID_HEADER)]
     assert len(arrived) == 3 + 6
     assert sorted(_attribute(m, ORIGINAL_ID_HEADER) for m in replayed) == sorted(
@@ -130,88 +86,88 @@ async def test_replay_to_the_source_queue_moves_exactly_the_selection(
 
 
 async def test_fifo_replay_keeps_message_groups(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
-    async with connector.browse(seeded["payments_fifo_dlq"]) as browser:
-        letters = await _pages(browser)
+    async with sqs_connector.browse(seeded["payments_fifo_dlq"]) as browser:
+        letters = await all_pages(browser, timeout=30)
         assert len(letters) == 3
         result = await replay(
-            connector,
+            sqs_connector,
             browser,
             letters,
-            connector,
+            sqs_connector,
             seeded["payments_fifo"],
             options=ReplayOptions(),
             journal=journal,
         )
     assert result.ok, result
-    arrived = _drain(client, seeded["payments_fifo"])
+    arrived = drain_queue(sqs_client, seeded["payments_fifo"])
     groups = {m.id: m.attributes["MessageGroupId"] for m in letters}
     assert sorted(
         (_attribute(m, ORIGINAL_ID_HEADER), m["Attributes"]["MessageGroupId"]) for m in arrived
     ) == sorted(groups.items())
-    assert _drain(client, seeded["payments_fifo_dlq"]) == []
+    assert drain_queue(sqs_client, seeded["payments_fifo_dlq"]) == []
 
 
 async def test_replay_to_an_sns_topic_publishes(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
-    _drain(client, seeded["notifications"])
-    async with connector.browse(seeded["orders_dlq"]) as browser:
-        letters = (await _pages(browser))[:2]
+    drain_queue(sqs_client, seeded["notifications"])
+    async with sqs_connector.browse(seeded["orders_dlq"]) as browser:
+        letters = (await all_pages(browser, timeout=30))[:2]
         result = await replay(
-            connector,
+            sqs_connector,
             browser,
             letters,
-            connector,
+            sqs_connector,
             seeded["topic"],
             options=ReplayOptions(),
             journal=journal,
         )
     assert result.ok, result
-    delivered = [json.loads(m["Body"]) for m in _drain(client, seeded["notifications"])]
+    delivered = [json.loads(m["Body"]) for m in drain_queue(sqs_client, seeded["notifications"])]
     assert sorted(d["MessageAttributes"][ORIGINAL_ID_HEADER]["Value"] for d in delivered) == sorted(
         m.id for m in letters
     )
-    assert len(_drain(client, seeded["orders_dlq"])) == 8
+    assert len(drain_queue(sqs_client, seeded["orders_dlq"])) == 8
 
 
 async def test_discard_deletes_exactly_the_selected(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
-    async with connector.browse(seeded["orders_dlq"]) as browser:
-        letters = await _pages(browser)
+    async with sqs_connector.browse(seeded["orders_dlq"]) as browser:
+        letters = await all_pages(browser, timeout=30)
         chosen = letters[2:5]
         result = await discard(browser, chosen, journal=journal)
     assert result.ok and result.succeeded == 3
-    left = _drain(client, seeded["orders_dlq"])
+    left = drain_queue(sqs_client, seeded["orders_dlq"])
     assert sorted(m["MessageId"] for m in left) == sorted(m.id for m in letters if m not in chosen)
     record = journal.action(result.action_id)
     assert record is not None and record.counts == {"settled": 3}
 
 
 async def test_loop_guard_refuses_without_sending(
-    connector: SqsConnector, seeded: dict[str, str], client: Any, journal: Journal
+    sqs_connector: SqsConnector, seeded: dict[str, str], sqs_client: Any, journal: Journal
 ) -> None:
-    url = client.get_queue_url(QueueName=seeded["lambda_dlq"])["QueueUrl"]
-    client.send_message(
+    url = sqs_client.get_queue_url(QueueName=seeded["lambda_dlq"])["QueueUrl"]
+    sqs_client.send_message(
         QueueUrl=url,
         MessageBody="{}",
         MessageAttributes={REPLAY_COUNT_HEADER: {"DataType": "String", "StringValue": "3"}},
     )
-    async with connector.browse(seeded["lambda_dlq"]) as browser:
-        looping = [m for m in await _pages(browser) if m.header(REPLAY_COUNT_HEADER)]
+    async with sqs_connector.browse(seeded["lambda_dlq"]) as browser:
+        looping = [m for m in await all_pages(browser, timeout=30) if m.header(REPLAY_COUNT_HEADER)]
         result = await replay(
-            connector,
+            sqs_connector,
             browser,
             looping,
-            connector,
+            sqs_connector,
             seeded["orders"],
             options=ReplayOptions(max_replays=3),
             journal=journal,
         )
     assert not result.ok and "refused" in result.outcomes[0].detail
-    assert len(_drain(client, seeded["lambda_dlq"])) == 4
+    assert len(drain_queue(sqs_client, seeded["lambda_dlq"])) == 4
 
 
 def test_message_attributes_say_what_sqs_cannot_carry() -> None:
@@ -228,9 +184,9 @@ def test_message_attributes_say_what_sqs_cannot_carry() -> None:
 
 
 async def test_cross_broker_replay_from_sqs_into_rabbitmq(
-    connector: SqsConnector,
+    sqs_connector: SqsConnector,
     seeded: dict[str, str],
-    client: Any,
+    sqs_client: Any,
     rabbitmq: RabbitMQSettings,
     unique_name: str,
     journal: Journal,
@@ -240,19 +196,13 @@ async def test_cross_broker_replay_from_sqs_into_rabbitmq(
     )
     channel = await connection.channel()
     target_queue = await channel.declare_queue(unique_name)
-    rabbit = RabbitMQConnector(
-        host=rabbitmq.host,
-        port=rabbitmq.port,
-        username=rabbitmq.username,
-        password=rabbitmq.password,
-        management_url=rabbitmq.management_url,
-    )
+    rabbit = RabbitMQConnector(**rabbitmq.account())
     try:
         async with rabbit:
-            async with connector.browse(seeded["orders_dlq"]) as browser:
-                letters = (await _pages(browser))[:4]
+            async with sqs_connector.browse(seeded["orders_dlq"]) as browser:
+                letters = (await all_pages(browser, timeout=30))[:4]
                 result = await replay(
-                    connector,
+                    sqs_connector,
                     browser,
                     letters,
                     rabbit,
@@ -271,7 +221,7 @@ async def test_cross_broker_replay_from_sqs_into_rabbitmq(
         )
         assert {m.body for m in got} == {m.body for m in letters}
         assert all(m.headers["eventType"] == "OrderPlaced" for m in got)
-        left = _drain(client, seeded["orders_dlq"])
+        left = drain_queue(sqs_client, seeded["orders_dlq"])
         assert {m["MessageId"] for m in left}.isdisjoint(m.id for m in letters)
         assert len(left) == 6
         record = journal.action(result.action_id)

@@ -30,7 +30,7 @@ from eventdesk.connectors.alerts import AlertEvaluator, AlertRule, EventLog, Rul
 from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.metrics_store import MetricsStore
-from eventdesk.connectors.model import BrokerKind, Message
+from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile, save_profiles
 from eventdesk.connectors.redaction import MASK
 from eventdesk.connectors.replay import ReplayOptions, discard, replay
@@ -40,6 +40,7 @@ from eventdesk.connectors.report_render import render_html, render_json, render_
 from eventdesk.connectors.sampling import Metric, Sampler, Snapshot
 
 from tests.conftest import RabbitMQSettings
+from tests.connectors.pages import all_pages
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -163,15 +164,6 @@ async def _wait_depth(samples: asyncio.Queue[Snapshot], dlq: str, depth: int) ->
                 return
 
 
-async def _browse_all(browser) -> list[Message]:
-    messages: list[Message] = []
-    while True:
-        page = await browser.next_page(timeout=30)
-        messages.extend(page.messages)
-        if not page.more:
-            return messages
-
-
 def use_incident_profiles(settings: RabbitMQSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Secrets in the environment, profiles in connections.json (the isolated config dir)."""
     monkeypatch.setenv(PASSWORD_ENV, settings.password)
@@ -231,7 +223,7 @@ async def _fail_and_handle(
             await _wait_depth(snapshots, dlq, 9)
             async with create_connector(profile) as connector:
                 async with connector.browse(dlq) as browser:
-                    letters = await _browse_all(browser)
+                    letters = await all_pages(browser, timeout=30)
                     timeouts = [
                         m for m in letters if "Timeout" in (m.dead_letter.exception_type or "")
                     ]

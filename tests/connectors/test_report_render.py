@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from eventdesk.connectors.errors import ConfigurationError
+from eventdesk.connectors.failure_groups import failure_signature
 from eventdesk.connectors.model import BrokerKind, DeadLetterFacts, Message
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.report import (
@@ -186,3 +187,19 @@ def test_thinning_keeps_every_peak_and_bounds_the_points() -> None:
     assert (12_345.0, 5_000.0) in thinned
     assert [at for at, _ in thinned] == sorted(at for at, _ in thinned)
     assert thin(points[:10], 1000) == points[:10]
+
+
+def test_a_failure_group_report_keeps_only_that_groups_dead_letters() -> None:
+    now = 1_800_000_000.0
+    at = datetime.fromtimestamp(now - 60, UTC)
+    letters = [
+        Message("dlq", f"t{i}", b"{}", timestamp=at, dead_letter=DeadLetterFacts("t", reason=why))
+        for i, why in enumerate(["expired", "rejected", "expired"])
+    ]
+    expired = failure_signature(letters[0])
+    request = ReportRequest(start=now - 600, end=now, failure_groups=(expired,))
+    report = build_report(_inputs(request=request, messages=letters))
+    assert [(g["label"], g["count"]) for g in report["failure_groups"]] == [("expired", 2)]
+    assert report["scope"]["failure_groups"] == [expired]
+    everything = build_report(_inputs(messages=letters))
+    assert sorted(g["count"] for g in everything["failure_groups"]) == [1, 2]

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import nats as nats_client
 import pytest
 from eventdesk.connectors.health import HealthState
 from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
-from eventdesk.connectors.sampling import Metric, Reachability, Sampler, Snapshot
+from eventdesk.connectors.sampling import Metric, Reachability, Sampler
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from tests.connectors.snapshots import first_snapshot
 from tests.seed.nats import seed_nats
 
 pytestmark = pytest.mark.nats
 
 CONSUMER = "shipping"
-
-
-async def _until(
-    sampler: Sampler, done: Callable[[Snapshot], bool], *, timeout: float = 20.0
-) -> Snapshot:
-    """The first snapshot for which `done` holds; fails with the last one seen otherwise."""
-    last: Snapshot | None = None
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            async for snapshot in sampler:
-                last = snapshot
-                if done(snapshot):
-                    return snapshot
-    pytest.fail(f"condition not met within {timeout} s; last snapshot: {last}")
 
 
 @pytest.fixture
@@ -85,7 +70,7 @@ async def test_sampled_lag_rises_unconsumed_and_falls_when_acked(nats: str, stre
     async with Sampler(
         {"jetstream": lambda: NatsConnector(nats)}, interval=0.3, dead_letters={"jetstream": ()}
     ) as sampler:
-        first = await _until(
+        first = await first_snapshot(
             sampler, lambda s: s.value(Metric.LAG, stream, group=CONSUMER) is not None
         )
         assert first.reachability is Reachability.OK
@@ -96,7 +81,9 @@ async def test_sampled_lag_rises_unconsumed_and_falls_when_acked(nats: str, stre
         assert first.health[CONSUMER].state is HealthState.OK
 
         await _fetch(nats, stream, 3, ack=True)
-        acked = await _until(sampler, lambda s: s.value(Metric.LAG, stream, group=CONSUMER) == 2)
+        acked = await first_snapshot(
+            sampler, lambda s: s.value(Metric.LAG, stream, group=CONSUMER) == 2
+        )
         assert acked.value(Metric.ACK_PENDING, stream, group=CONSUMER) == 0
         assert acked.value(Metric.COMMITTED, stream, group=CONSUMER) == 3
         # Three messages handled since the first round: a finite time estimate.
@@ -104,7 +91,9 @@ async def test_sampled_lag_rises_unconsumed_and_falls_when_acked(nats: str, stre
         assert seconds is not None and 0 < seconds < 60
 
         await _fetch(nats, stream, 2, ack=False)
-        held = await _until(sampler, lambda s: s.value(Metric.LAG, stream, group=CONSUMER) == 0)
+        held = await first_snapshot(
+            sampler, lambda s: s.value(Metric.LAG, stream, group=CONSUMER) == 0
+        )
         assert held.value(Metric.ACK_PENDING, stream, group=CONSUMER) == 2
 
 
@@ -116,7 +105,7 @@ async def test_dead_letters_are_sampled_as_dlq_depth(nats: str) -> None:
         dlq = dead_letter_endpoint(stream, "billing")
         try:
             async with Sampler({"jetstream": lambda: NatsConnector(nats)}, interval=0.3) as sampler:
-                seen = await _until(sampler, lambda s: s.value(Metric.DLQ_DEPTH, dlq) == 2)
+                seen = await first_snapshot(sampler, lambda s: s.value(Metric.DLQ_DEPTH, dlq) == 2)
             # The two acked messages are handled; the two given up on are no lag either.
             assert seen.value(Metric.LAG, stream, group="billing") == 0
             assert seen.value(Metric.ACK_PENDING, stream, group="billing") == 0

@@ -41,7 +41,7 @@ from tests.conftest import RabbitMQSettings
 from tests.seed.kafka import fill_topic
 from tests.seed.orders import order
 from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
-from tests.seed.sqs import fill_queue
+from tests.seed.sqs import fill_queue, queue_counts
 
 TOTAL = 100_000
 SPECIALS_PER_RUN = 20
@@ -283,13 +283,7 @@ def test_validity_is_checked_against_the_mapped_schema() -> None:
 async def test_a_rabbitmq_search_holds_nothing_back_and_consumes_nothing(
     rabbitmq: RabbitMQSettings, unique_name: str
 ) -> None:
-    account = {
-        "host": rabbitmq.host,
-        "port": rabbitmq.port,
-        "username": rabbitmq.username,
-        "password": rabbitmq.password,
-        "management_url": rabbitmq.management_url,
-    }
+    account = rabbitmq.account()
     names = await seed_rabbitmq(**account, prefix=unique_name, count=24)
     try:
         async with RabbitMQConnector(**account) as rabbit:
@@ -326,20 +320,9 @@ async def test_an_sqs_search_releases_every_message_it_hid(sqs, unique_name: str
                 found = [
                     m async for step in scan(browser, compile_query(query)) for m in step.matches
                 ]
-                hidden = _sqs_counts(boto, url)
+                hidden = queue_counts(boto, url)
         assert sorted(json.loads(m.body)["n"] for m in found) == list(range(50, 60))
         assert hidden == (0, 60)  # the scan held all of them while it was open
-        assert _sqs_counts(boto, url) == (60, 0)  # and gave every one back
+        assert queue_counts(boto, url) == (60, 0)  # and gave every one back
     finally:
         boto.delete_queue(QueueUrl=url)
-
-
-def _sqs_counts(boto, url: str) -> tuple[int, int]:
-    attributes = boto.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )

@@ -29,14 +29,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from eventdesk.connectors.profiles import import_profiles
-from eventdesk.connectors.rabbitmq import ManagementClient
 from eventdesk.connectors.redaction import MASK
 from eventdesk.connectors.secrets import SecretStore
 from keyring.backend import KeyringBackend
 
 from tests.conftest import KafkaSecureSettings, RabbitMQSettings, SqsSettings
 from tests.connectors.test_secrets import secret_service  # noqa: F401  (fixture)
-from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
+from tests.seed.rabbitmq import dead_letter_by_reject
+from tests.seed.rabbitmq_accounts import RabbitMQAccount
 
 REPO = Path(__file__).resolve().parents[2]
 DLQ_SIZE = 4
@@ -75,19 +75,6 @@ def _files(*roots: Path) -> dict[str, str]:
 # -- brokers seeded for the session ----------------------------------------------------
 
 
-@pytest.fixture
-async def rabbit_account(
-    rabbitmq: RabbitMQSettings, unique_name: str
-) -> AsyncIterator[RabbitMQAccount]:
-    admin = ManagementClient(
-        rabbitmq.management_url, username=rabbitmq.username, password=rabbitmq.password
-    )
-    async with temporary_account(
-        admin, unique_name, tags="monitoring", permissions=(".*", ".*", ".*")
-    ) as account:
-        yield account
-
-
 async def _dead_letters(rabbitmq: RabbitMQSettings, account: RabbitMQAccount, dlq: str) -> None:
     """DLQ_SIZE messages the broker dead-letters into `dlq` by consumer reject."""
     connection = await aio_pika.connect(
@@ -99,24 +86,7 @@ async def _dead_letters(rabbitmq: RabbitMQSettings, account: RabbitMQAccount, dl
     )
     async with connection:
         channel = await connection.channel()
-        await channel.declare_queue(dlq)
-        source = await channel.declare_queue(
-            "orders",
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq},
-        )
-        for n in range(DLQ_SIZE):
-            await channel.default_exchange.publish(
-                aio_pika.Message(f'{{"order": {n}}}'.encode(), message_id=f"order-{n}"),
-                routing_key="orders",
-            )
-        for _ in range(DLQ_SIZE):
-            message = await source.get(timeout=5)
-            await message.reject(requeue=False)
-        for _ in range(200):
-            declared = await channel.declare_queue(dlq, passive=True)
-            if declared.declaration_result.message_count >= DLQ_SIZE:
-                return
-            await asyncio.sleep(0.05)
+        await dead_letter_by_reject(channel, "orders", dlq, DLQ_SIZE)
 
 
 @pytest.fixture
@@ -175,14 +145,14 @@ def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 def test_no_secret_is_left_anywhere_after_a_full_session(
     secret_service: KeyringBackend,  # noqa: F811
     rabbitmq: RabbitMQSettings,
-    rabbit_account: RabbitMQAccount,
+    rabbitmq_full_account: RabbitMQAccount,
     kafka_secure: KafkaSecureSettings,
     kafka_topic: str,
     sqs: SqsSettings,
     sqs_queue: tuple[str, str, str],
     tmp_path: Path,
 ) -> None:
-    account = rabbit_account
+    account = rabbitmq_full_account
     dlq = "orders.dlq"
     asyncio.run(_dead_letters(rabbitmq, account, dlq))
     queue, key_id, aws_secret = sqs_queue

@@ -11,13 +11,7 @@ from eventdesk.connectors.rabbitmq import RabbitMQConnector
 
 @pytest.mark.rabbitmq
 async def test_rabbitmq_reports_its_version_from_the_management_api(rabbitmq) -> None:
-    async with RabbitMQConnector(
-        host=rabbitmq.host,
-        port=rabbitmq.port,
-        username=rabbitmq.username,
-        password=rabbitmq.password,
-        management_url=rabbitmq.management_url,
-    ) as connector:
+    async with RabbitMQConnector(**rabbitmq.account()) as connector:
         assert re.fullmatch(r"RabbitMQ \d+\.\d+\.\d+", await connector.server_version() or "")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,7 +15,7 @@ from eventdesk.connectors.replay import ORIGINAL_ID_HEADER, ReplayOptions, repla
 from eventdesk.connectors.sqs import SqsConnector, unwrap_sns_envelope
 
 from tests.conftest import SqsSettings
-from tests.seed.sqs import seed_sqs
+from tests.seed.sqs import drain_queue, seed_sqs
 
 pytestmark = pytest.mark.sqs
 
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.sqs
 def clients(sqs: SqsSettings) -> tuple[Any, Any]:
     kwargs = {"endpoint_url": sqs.endpoint_url, "region_name": sqs.region}
     return boto3.client("sqs", **kwargs), boto3.client("sns", **kwargs)
-
-
-@pytest.fixture
-async def connector(sqs: SqsSettings) -> AsyncIterator[SqsConnector]:
-    connector = SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
 
 
 @pytest.fixture
@@ -77,9 +69,9 @@ def fan_out(clients: tuple[Any, Any]) -> Iterator[dict[str, str]]:
 
 
 async def test_topics_list_subscriptions_and_their_dead_letter_queues(
-    connector: SqsConnector, fan_out: dict[str, str]
+    sqs_connector: SqsConnector, fan_out: dict[str, str]
 ) -> None:
-    endpoints = {e.name: e for e in await connector.list_endpoints()}
+    endpoints = {e.name: e for e in await sqs_connector.list_endpoints()}
     topic = endpoints[fan_out["topic"]]
     assert topic.kind is EndpointKind.TOPIC and not topic.is_dead_letter
     assert topic.details["subscriptions"] == "3"
@@ -107,7 +99,7 @@ async def test_topics_list_subscriptions_and_their_dead_letter_queues(
 
 
 async def test_a_subscription_dead_letter_replayed_to_its_topic_is_not_wrapped_twice(
-    connector: SqsConnector, sqs: SqsSettings, clients: tuple[Any, Any]
+    sqs_connector: SqsConnector, sqs: SqsSettings, clients: tuple[Any, Any]
 ) -> None:
     sqs_client, sns = clients
     seeded = seed_sqs(
@@ -117,25 +109,25 @@ async def test_a_subscription_dead_letter_replayed_to_its_topic_is_not_wrapped_t
         count=5,
     )
     try:
-        _drain(sqs_client, seeded["notifications"])
-        async with connector.browse(seeded["notifications_dlq"]) as browser:
+        drain_queue(sqs_client, seeded["notifications"])
+        async with sqs_connector.browse(seeded["notifications_dlq"]) as browser:
             [letter] = (await browser.next_page()).messages
             envelope = json.loads(letter.body)
             assert envelope["Type"] == "Notification"
             assert letter.dead_letter.original_destination == seeded["notifications"]
             with Journal.open() as journal:
                 result = await replay(
-                    connector,
+                    sqs_connector,
                     browser,
                     [letter],
-                    connector,
+                    sqs_connector,
                     seeded["topic"],
                     options=ReplayOptions(),
                     journal=journal,
                 )
         assert result.ok, result
         assert "envelope" in result.outcomes[0].detail
-        [delivered] = _drain(sqs_client, seeded["notifications"])
+        [delivered] = drain_queue(sqs_client, seeded["notifications"])
         again = json.loads(delivered["Body"])
         # One envelope, around the original message, with its attributes and the replay's.
         assert again["Message"] == envelope["Message"]
@@ -143,7 +135,7 @@ async def test_a_subscription_dead_letter_replayed_to_its_topic_is_not_wrapped_t
         attributes = {k: v["Value"] for k, v in again["MessageAttributes"].items()}
         assert attributes["eventType"] == "OrderShipped"
         assert attributes[ORIGINAL_ID_HEADER] == letter.id
-        assert _drain(sqs_client, seeded["notifications_dlq"]) == []
+        assert drain_queue(sqs_client, seeded["notifications_dlq"]) == []
     finally:
         sns.delete_topic(TopicArn=seeded["topic_arn"])
         for key, name in seeded.items():
@@ -179,22 +171,3 @@ def test_unwrapping_keeps_typed_attributes_and_lets_the_replay_headers_win() -> 
     }
     plain = Outgoing("m-2", b'{"Type": "Order", "Message": "x"}')
     assert unwrap_sns_envelope(plain) == (plain, False)
-
-
-def _drain(client: Any, queue: str) -> list[dict[str, Any]]:
-    url = client.get_queue_url(QueueName=queue)["QueueUrl"]
-    got: list[dict[str, Any]] = []
-    empty = 0
-    while empty < 3:
-        reply = client.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0 if empty == 0 else 1,
-        )
-        batch = reply.get("Messages", [])
-        empty = 0 if batch else empty + 1
-        for message in batch:
-            got.append(message)
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return got

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -21,7 +21,7 @@ from eventdesk.connectors.model import EndpointKind
 from eventdesk.connectors.sqs import SqsConnector, _translate
 
 from tests.conftest import SqsSettings
-from tests.seed.sqs import fill_queue, seed_sqs
+from tests.seed.sqs import fill_queue, queue_counts, seed_sqs
 
 pytestmark = pytest.mark.sqs
 
@@ -31,63 +31,38 @@ BROWSE_COUNT = 400
 
 
 @pytest.fixture
-def boto_sqs(sqs: SqsSettings) -> Any:
-    return boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
-
-
-@pytest.fixture
-def make_queue(boto_sqs: Any) -> Iterator[Callable[..., str]]:
+def make_queue(sqs_client: Any) -> Iterator[Callable[..., str]]:
     """Creates queues (name, attributes) -> URL, and deletes them after the test."""
     created: list[str] = []
 
     def make(name: str, attributes: dict[str, str] | None = None) -> str:
-        url = boto_sqs.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
+        url = sqs_client.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
         created.append(url)
         return url
 
     yield make
     for url in created:
-        boto_sqs.delete_queue(QueueUrl=url)
+        sqs_client.delete_queue(QueueUrl=url)
 
 
-@pytest.fixture
-async def connector(sqs: SqsSettings) -> AsyncIterator[SqsConnector]:
-    connector = SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url)
-    await connector.connect()
-    yield connector
-    await connector.close()
-
-
-def _arn(boto_sqs: Any, url: str) -> str:
-    reply = boto_sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+def _arn(sqs_client: Any, url: str) -> str:
+    reply = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return reply["Attributes"]["QueueArn"]
 
 
-def _counts(boto_sqs: Any, url: str) -> tuple[int, int]:
-    """(visible, in flight) as the broker reports them."""
-    attributes = boto_sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
-
-
 async def test_dead_letter_queue_is_found_by_its_redrive_policy(
-    connector: SqsConnector, boto_sqs: Any, make_queue: Callable[..., str], unique_name: str
+    sqs_connector: SqsConnector, sqs_client: Any, make_queue: Callable[..., str], unique_name: str
 ) -> None:
     # Named so that no naming convention could mark it: only the RedrivePolicy can.
     parking = f"{unique_name}-parking"
     work = f"{unique_name}-work"
     plain = f"{unique_name}-plain"
     parking_url = make_queue(parking)
-    policy = {"deadLetterTargetArn": _arn(boto_sqs, parking_url), "maxReceiveCount": 4}
+    policy = {"deadLetterTargetArn": _arn(sqs_client, parking_url), "maxReceiveCount": 4}
     make_queue(work, {"RedrivePolicy": json.dumps(policy)})
     make_queue(plain)
 
-    endpoints = {e.name: e for e in await connector.list_endpoints()}
+    endpoints = {e.name: e for e in await sqs_connector.list_endpoints()}
 
     dlq = endpoints[parking]
     assert dlq.kind is EndpointKind.QUEUE
@@ -104,27 +79,27 @@ async def test_dead_letter_queue_is_found_by_its_redrive_policy(
 
 
 async def test_depth_counts_visible_and_in_flight(
-    connector: SqsConnector,
+    sqs_connector: SqsConnector,
     sqs: SqsSettings,
-    boto_sqs: Any,
+    sqs_client: Any,
     make_queue: Callable[..., str],
     unique_name: str,
 ) -> None:
     url = make_queue(unique_name)
     fill_queue(endpoint_url=sqs.endpoint_url, region=sqs.region, queue_url=url, count=25)
-    taken = boto_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5, VisibilityTimeout=120)
+    taken = sqs_client.receive_message(QueueUrl=url, MaxNumberOfMessages=5, VisibilityTimeout=120)
     assert len(taken["Messages"]) == 5
 
-    assert await connector.depth(unique_name) == 25
-    listed = next(e for e in await connector.list_endpoints() if e.name == unique_name)
+    assert await sqs_connector.depth(unique_name) == 25
+    listed = next(e for e in await sqs_connector.list_endpoints() if e.name == unique_name)
     assert listed.depth == 25
     assert (listed.details["visible"], listed.details["in_flight"]) == ("20", "5")
 
 
 async def test_browse_pages_through_every_message_once_and_releases_them(
-    connector: SqsConnector,
+    sqs_connector: SqsConnector,
     sqs: SqsSettings,
-    boto_sqs: Any,
+    sqs_client: Any,
     make_queue: Callable[..., str],
     unique_name: str,
 ) -> None:
@@ -138,16 +113,16 @@ async def test_browse_pages_through_every_message_once_and_releases_them(
     )
 
     pages = []
-    async with connector.browse(unique_name, page_size=300) as browser:
+    async with sqs_connector.browse(unique_name, page_size=300) as browser:
         while True:
             page = await browser.next_page(timeout=120)
             pages.append(page)
             if not page.more:
                 break
         # Held, not consumed: hidden from consumers while the browser is open.
-        assert _counts(boto_sqs, url) == (0, BROWSE_COUNT)
+        assert queue_counts(sqs_client, url) == (0, BROWSE_COUNT)
         assert browser.held == BROWSE_COUNT
-        assert await connector.depth(unique_name) == BROWSE_COUNT
+        assert await sqs_connector.depth(unique_name) == BROWSE_COUNT
 
     full, rest = divmod(BROWSE_COUNT, 300)
     assert [len(p.messages) for p in pages] == [300] * full + ([rest] if rest else [])
@@ -165,17 +140,17 @@ async def test_browse_pages_through_every_message_once_and_releases_them(
     assert all(m.dead_letter.is_empty for m in messages)
 
     # Released at once on close, not after the 300 s browse visibility timeout.
-    assert _counts(boto_sqs, url) == (BROWSE_COUNT, 0)
-    again = boto_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert queue_counts(sqs_client, url) == (BROWSE_COUNT, 0)
+    again = sqs_client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
     assert len(again["Messages"]) == 10
 
 
 async def test_real_redrive_gives_dead_letter_facts(
-    connector: SqsConnector, sqs: SqsSettings, boto_sqs: Any, unique_name: str
+    sqs_connector: SqsConnector, sqs: SqsSettings, sqs_client: Any, unique_name: str
 ) -> None:
     names = seed_sqs(endpoint_url=sqs.endpoint_url, region=sqs.region, prefix=unique_name, count=6)
     try:
-        endpoints = {e.name: e for e in await connector.list_endpoints()}
+        endpoints = {e.name: e for e in await sqs_connector.list_endpoints()}
         assert endpoints[names["orders_dlq"]].fed_by == (names["orders"],)
         assert endpoints[names["orders_dlq"]].depth == 6
         assert endpoints[names["payments_fifo_dlq"]].fed_by == (names["payments_fifo"],)
@@ -184,7 +159,7 @@ async def test_real_redrive_gives_dead_letter_facts(
         assert "subscription" in endpoints[names["notifications_dlq"]].dead_letter_evidence
         assert not endpoints[names["notifications"]].is_dead_letter
 
-        async with connector.browse(names["orders_dlq"]) as browser:
+        async with sqs_connector.browse(names["orders_dlq"]) as browser:
             page = await browser.next_page()
         assert len(page.messages) == 6
         assert not page.more
@@ -198,14 +173,14 @@ async def test_real_redrive_gives_dead_letter_facts(
             assert isinstance(message.header("tenant"), bytes)
             assert json.loads(message.body)["orderId"].startswith("ORD-")
 
-        async with connector.browse(names["payments_fifo_dlq"]) as browser:
+        async with sqs_connector.browse(names["payments_fifo_dlq"]) as browser:
             page = await browser.next_page()
         assert {m.dead_letter.original_destination for m in page.messages} == {
             names["payments_fifo"]
         }
         assert all(m.key in (b"customer-0", b"customer-1") for m in page.messages)
 
-        async with connector.browse(names["lambda_dlq"]) as browser:
+        async with sqs_connector.browse(names["lambda_dlq"]) as browser:
             page = await browser.next_page()
         assert len(page.messages) == 3
         assert {m.dead_letter.convention for m in page.messages} == {"lambda"}
@@ -215,7 +190,9 @@ async def test_real_redrive_gives_dead_letter_facts(
         sns.delete_topic(TopicArn=names["topic_arn"])
         for key, name in names.items():
             if not key.startswith("topic"):
-                boto_sqs.delete_queue(QueueUrl=boto_sqs.get_queue_url(QueueName=name)["QueueUrl"])
+                sqs_client.delete_queue(
+                    QueueUrl=sqs_client.get_queue_url(QueueName=name)["QueueUrl"]
+                )
 
 
 async def test_unreachable_endpoint_fails_fast_naming_it(sqs: SqsSettings) -> None:
@@ -229,17 +206,17 @@ async def test_unreachable_endpoint_fails_fast_naming_it(sqs: SqsSettings) -> No
 
 
 async def test_missing_queue_is_endpoint_not_found(
-    connector: SqsConnector, unique_name: str
+    sqs_connector: SqsConnector, unique_name: str
 ) -> None:
     with pytest.raises(EndpointNotFound):
-        await connector.depth(unique_name)
-    async with connector.browse(unique_name) as browser:
+        await sqs_connector.depth(unique_name)
+    async with sqs_connector.browse(unique_name) as browser:
         with pytest.raises(EndpointNotFound):
             await browser.next_page()
 
 
 async def test_close_is_idempotent_and_gives_back_what_open_browsers_hold(
-    sqs: SqsSettings, boto_sqs: Any, make_queue: Callable[..., str], unique_name: str
+    sqs: SqsSettings, sqs_client: Any, make_queue: Callable[..., str], unique_name: str
 ) -> None:
     url = make_queue(unique_name)
     fill_queue(endpoint_url=sqs.endpoint_url, region=sqs.region, queue_url=url, count=15)
@@ -251,31 +228,31 @@ async def test_close_is_idempotent_and_gives_back_what_open_browsers_hold(
     assert len(page.messages) == 5 and page.more
     await first.close()
     await first.close()
-    assert _counts(boto_sqs, url) == (15, 0)
+    assert queue_counts(sqs_client, url) == (15, 0)
     assert (await first.next_page()).messages == ()
 
     # The connector closes a browser left open, releasing its messages.
     left_open = connector.browse(unique_name, page_size=5)
     await left_open.next_page()
-    assert _counts(boto_sqs, url)[0] < 15
+    assert queue_counts(sqs_client, url)[0] < 15
     await connector.close()
     await connector.close()
-    assert _counts(boto_sqs, url) == (15, 0)
+    assert queue_counts(sqs_client, url) == (15, 0)
     with pytest.raises(ConnectionLost):
         await connector.depth(unique_name)
 
 
 async def test_fifo_browse_says_when_held_messages_block_their_group(
-    connector: SqsConnector,
+    sqs_connector: SqsConnector,
     sqs: SqsSettings,
-    boto_sqs: Any,
+    sqs_client: Any,
     make_queue: Callable[..., str],
     unique_name: str,
 ) -> None:
     url = make_queue(f"{unique_name}.fifo", {"FifoQueue": "true"})
     fill_queue(endpoint_url=sqs.endpoint_url, region=sqs.region, queue_url=url, count=25)
 
-    async with connector.browse(f"{unique_name}.fifo", page_size=100) as browser:
+    async with sqs_connector.browse(f"{unique_name}.fifo", page_size=100) as browser:
         page = await browser.next_page(timeout=30)
         # SQS hands out no more of a group while some of it is in flight.
         assert 0 < len(page.messages) < 25
@@ -284,14 +261,14 @@ async def test_fifo_browse_says_when_held_messages_block_their_group(
     numbers = [json.loads(m.body)["n"] for m in page.messages]
     assert numbers == list(range(len(numbers)))
     assert {m.key for m in page.messages} == {b"fill"}
-    assert _counts(boto_sqs, url) == (25, 0)
+    assert queue_counts(sqs_client, url) == (25, 0)
 
 
 async def test_empty_queue_has_one_empty_last_page(
-    connector: SqsConnector, make_queue: Callable[..., str], unique_name: str
+    sqs_connector: SqsConnector, make_queue: Callable[..., str], unique_name: str
 ) -> None:
     make_queue(unique_name)
-    async with connector.browse(unique_name) as browser:
+    async with sqs_connector.browse(unique_name) as browser:
         page = await browser.next_page()
     assert page.messages == ()
     assert not page.more

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
 from eventdesk.connectors.errors import BrokerError
-from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.sqs import SqsConnector
 from eventdesk.connectors.sqs_redrive import move_back
 
 from tests.conftest import SqsSettings
 
 pytestmark = pytest.mark.sqs
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with Journal.open() as journal:
-        yield journal
 
 
 def _dead_lettered(settings: SqsSettings, count: int) -> tuple[str, str]:

@@ -236,13 +236,7 @@ def sqs_queues(sqs) -> Iterator[list[dict[str, str]]]:
 
 @pytest.fixture
 def rabbitmq_seed(rabbitmq, driver: LoopDriver, unique_name: str) -> Iterator[dict[str, str]]:
-    account = {
-        "host": rabbitmq.host,
-        "port": rabbitmq.port,
-        "username": rabbitmq.username,
-        "password": rabbitmq.password,
-        "management_url": rabbitmq.management_url,
-    }
+    account = rabbitmq.account()
     names = driver.run(seed_rabbitmq(**account, prefix=unique_name, count=24), timeout=120)
     yield names
     driver.run(remove_seed(**account, names=names), timeout=60)

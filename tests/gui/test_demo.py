@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,11 @@ from eventdesk.connectors.profiles import ConnectionProfile, load_profiles
 from eventdesk.gui.app import open_demo_window
 from eventdesk.gui.connection_tree_model import ConnectionState, Roles
 from eventdesk.gui.demo_controller import DEMO_TITLE
+from eventdesk.gui.main_window import MainWindow
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
+
+from tests.seed.sqs import queue_counts
 
 from .conftest import LoopDriver
 
@@ -31,10 +36,9 @@ def _depth(window, endpoint: str) -> int:
     return (index.data(Roles.DEPTH) or 0) if index.isValid() else 0
 
 
-def test_demo_window_shows_dead_letters_and_closes_without_a_trace(
-    driver: LoopDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EVENTDESK_CONFIG_DIR", str(tmp_path))
+@contextlib.contextmanager
+def _demo_window(driver: LoopDriver) -> Iterator[tuple[DemoEnvironment, MainWindow]]:
+    """A started demo and its window, shown and connected; both closed after, port and all."""
     demo = DemoEnvironment(orders_per_second=10, local_brokers=False)
     driver.run(demo.start())
     port = demo.port
@@ -42,12 +46,26 @@ def test_demo_window_shows_dead_letters_and_closes_without_a_trace(
     window.set_depth_refresh_interval(500)
     try:
         window.show()
-        assert window.windowTitle() == DEMO_TITLE
         driver.until(
             lambda: window.tree_model.state(PROFILE_NAME) is ConnectionState.CONNECTED,
             timeout=30,
             message="the demo connection",
         )
+        yield demo, window
+    finally:
+        window.close()
+        driver.run(window.wait_closed())
+        shiboken6.delete(window)
+        driver.run(demo.close())
+    assert not _port_open(port)
+
+
+def test_demo_window_shows_dead_letters_and_closes_without_a_trace(
+    driver: LoopDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVENTDESK_CONFIG_DIR", str(tmp_path))
+    with _demo_window(driver) as (demo, window):
+        assert window.windowTitle() == DEMO_TITLE
         assert "orders-dlq" in window.tree.visible_endpoints(PROFILE_NAME)
 
         # No F5: the window re-reads depths by itself while the operator watches.
@@ -66,23 +84,10 @@ def test_demo_window_shows_dead_letters_and_closes_without_a_trace(
         assert fix in window.menuBar().findChild(QMenu, "demo_menu").actions()
         fix.trigger()
         assert demo.consumer_fixed
-    finally:
-        window.close()
-        driver.run(window.wait_closed())
-        shiboken6.delete(window)
-        driver.run(demo.close())
-    assert not _port_open(port)
 
 
 def _dlq_counts(demo: DemoEnvironment, queue: str) -> tuple[int, int]:
-    attributes = demo._sqs.get_queue_attributes(
-        QueueUrl=demo.urls[queue],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
+    return queue_counts(demo._sqs, demo.urls[queue])
 
 
 def test_replay_through_the_window_drains_the_demo_dlq_once_the_consumer_is_fixed(
@@ -91,18 +96,7 @@ def test_replay_through_the_window_drains_the_demo_dlq_once_the_consumer_is_fixe
     monkeypatch.setenv("EVENTDESK_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("EVENTDESK_DATA_DIR", str(tmp_path / "data"))
     threads_before = {t.ident for t in threading.enumerate()}
-    demo = DemoEnvironment(orders_per_second=10, local_brokers=False)
-    driver.run(demo.start())
-    port = demo.port
-    window = open_demo_window(demo, [])
-    window.set_depth_refresh_interval(500)
-    try:
-        window.show()
-        driver.until(
-            lambda: window.tree_model.state(PROFILE_NAME) is ConnectionState.CONNECTED,
-            timeout=30,
-            message="the demo connection",
-        )
+    with _demo_window(driver) as (demo, window):
         driver.until(
             lambda: _dlq_counts(demo, "orders-dlq")[0] >= 3,
             timeout=30,
@@ -143,12 +137,6 @@ def test_replay_through_the_window_drains_the_demo_dlq_once_the_consumer_is_fixe
             timeout=30,
             message="the tree to show orders-dlq empty",
         )
-    finally:
-        window.close()
-        driver.run(window.wait_closed())
-        shiboken6.delete(window)
-        driver.run(demo.close())
-    assert not _port_open(port)
     left = [
         t.name
         for t in threading.enumerate()

@@ -14,29 +14,17 @@ from eventdesk.connectors.replay import ORIGINAL_ID_HEADER
 from eventdesk.connectors.schemas import sample_schema_path
 from eventdesk.gui.main_window import MainWindow
 
-from tests.conftest import RabbitMQSettings
 from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
+from .endpoints import open_loaded
 
 pytestmark = pytest.mark.rabbitmq
 SEEDED = 24  # rabbitmq_seed's DLQ
 
 
-async def _drain(settings: RabbitMQSettings, queue: str) -> list:
-    return await drain_queue(
-        host=settings.host,
-        port=settings.port,
-        username=settings.username,
-        password=settings.password,
-        queue=queue,
-    )
-
-
 def _open_dlq(driver: LoopDriver, window: MainWindow, dlq: str) -> None:
-    assert window.open_endpoint_named("RabbitMQ", dlq)
-    model = window.browser.model
-    driver.until(lambda: model.loaded_count >= SEEDED and not model.is_loading, timeout=30)
+    open_loaded(driver, window, "RabbitMQ", dlq, SEEDED, timeout=30)
     window.detail.schemas.map_file(dlq, sample_schema_path("order.schema.json"))
 
 
@@ -93,7 +81,11 @@ def test_edit_validate_and_replay_the_edited_copy(
     wizard.reject()
     driver.settle()
     assert message.id in _held_ids(window)
-    sent = [m for m in driver.run(_drain(rabbitmq, source)) if ORIGINAL_ID_HEADER in m.headers]
+    sent = [
+        m
+        for m in driver.run(drain_queue(**rabbitmq.credentials(), queue=source))
+        if ORIGINAL_ID_HEADER in m.headers
+    ]
     assert sent == []
 
     # Again, from the detail view's Edit… button, and this time confirmed.
@@ -122,11 +114,15 @@ def test_edit_validate_and_replay_the_edited_copy(
 
     window.close()
     driver.run(window.wait_closed())
-    arrived = [m for m in driver.run(_drain(rabbitmq, source)) if ORIGINAL_ID_HEADER in m.headers]
+    arrived = [
+        m
+        for m in driver.run(drain_queue(**rabbitmq.credentials(), queue=source))
+        if ORIGINAL_ID_HEADER in m.headers
+    ]
     assert [(str(m.headers[ORIGINAL_ID_HEADER]), m.body) for m in arrived] == [
         (message.id, edited.encode())
     ]
-    left = driver.run(_drain(rabbitmq, dlq))
+    left = driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))
     assert len(left) == SEEDED - 1 and message.id not in {m.message_id for m in left}
     with Journal.open() as journal:
         (planned,) = journal.action(wizard.result.action_id).messages
@@ -177,11 +173,15 @@ def test_bulk_fix_replays_the_fixed_and_keeps_the_rest_in_the_dlq(
 
     window.close()
     driver.run(window.wait_closed())
-    arrived = [m for m in driver.run(_drain(rabbitmq, source)) if ORIGINAL_ID_HEADER in m.headers]
+    arrived = [
+        m
+        for m in driver.run(drain_queue(**rabbitmq.credentials(), queue=source))
+        if ORIGINAL_ID_HEADER in m.headers
+    ]
     assert sorted(str(m.headers[ORIGINAL_ID_HEADER]) for m in arrived) == sorted(should_fix)
     for copy in arrived:
         assert json.loads(copy.body) == expected[str(copy.headers[ORIGINAL_ID_HEADER])]
-    left = driver.run(_drain(rabbitmq, dlq))
+    left = driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))
     originals = {m.id: m.body for m in letters}
     assert sorted(m.message_id for m in left) == sorted(set(originals) - should_fix)
     assert all(m.body == originals[m.message_id] for m in left)

@@ -10,8 +10,9 @@ import pytest
 from eventdesk.connectors.failure_groups import failure_signature
 from eventdesk.gui.main_window import MainWindow
 
+from tests.seed.rabbitmq import drain_queue
+
 from .conftest import LoopDriver
-from .test_history_view import _drain
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -66,5 +67,23 @@ def test_choosing_a_group_selects_it_and_discard_removes_exactly_that_group(
     assert widget.model.groups[0].reason == "rejected"
     window.close()
     driver.run(window.wait_closed())
-    left = driver.run(_drain(rabbitmq, dlq))
+    left = driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))
     assert len(left) == 18
+
+
+def test_a_group_exports_an_incident_report_of_that_group_only(
+    driver: LoopDriver, open_window, rabbitmq_profile, rabbitmq_seed
+):
+    window = open_window(rabbitmq_profile)
+    _open_all(driver, window, rabbitmq_seed["dlq"])
+    widget = window.browser.failure_groups
+    [row] = [i for i, g in enumerate(widget.model.groups) if g.reason == "expired"]
+    widget.choose(row)
+    widget.report_action.trigger()
+    dialog = window.report_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.group_label.isVisibleTo(dialog) and "expired" in dialog.group_label.text()
+    request = dialog.request()
+    assert request.failure_groups == (widget.model.groups[row].signature,)
+    assert request.title == "Incident report: expired"
+    dialog.reject()

@@ -13,15 +13,15 @@ import sys
 
 import pytest
 from eventdesk.connectors.journal import Journal, payload_sha256
-from eventdesk.connectors.replay import ORIGINAL_ID_HEADER
 from eventdesk.gui.history_view import EMPTY_TEXT
 from eventdesk.gui.main_window import MainWindow
 from PySide6.QtWidgets import QMessageBox
 
-from tests.conftest import RabbitMQSettings
 from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
+from .endpoints import open_loaded
+from .replay_checks import assert_replayed_on_the_broker
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -57,20 +57,8 @@ def _plan_in_a_process_that_dies(connection: str, dlq: str, target: str, message
     return done.stdout.strip()
 
 
-async def _drain(settings: RabbitMQSettings, queue: str) -> list:
-    return await drain_queue(
-        host=settings.host,
-        port=settings.port,
-        username=settings.username,
-        password=settings.password,
-        queue=queue,
-    )
-
-
 def _first_messages(driver: LoopDriver, window: MainWindow, dlq: str, count: int) -> list:
-    assert window.open_endpoint_named("RabbitMQ", dlq)
-    model = window.browser.model
-    driver.until(lambda: model.loaded_count >= count and not model.is_loading, timeout=20)
+    model = open_loaded(driver, window, "RabbitMQ", dlq, count)
     return [model.message_at(row) for row in range(count)]
 
 
@@ -116,14 +104,9 @@ def test_interrupted_replay_is_offered_and_resumed_from_the_history_tab(
     assert window.content_tabs.tabText(window.content_tabs.indexOf(history)) == "History"
     assert [m.state for m in history.messages_model.messages] == ["settled"] * 3
 
-    window.close()
-    driver.run(window.wait_closed())
-    in_source = driver.run(_drain(rabbitmq, source))
-    replayed = [m for m in in_source if ORIGINAL_ID_HEADER in (m.headers or {})]
-    assert sorted(str(m.headers[ORIGINAL_ID_HEADER]) for m in replayed) == sorted(
-        m.id for m in chosen
+    assert_replayed_on_the_broker(
+        driver, window, rabbitmq, source=source, dlq=dlq, chosen=chosen, left=24 - 3
     )
-    assert len(driver.run(_drain(rabbitmq, dlq))) == 24 - 3
     with Journal.open() as journal:
         assert journal.action(action_id).status == "completed"
 
@@ -146,4 +129,4 @@ def test_resume_on_a_read_only_connection_is_refused_and_nothing_moves(
         assert journal.action(action_id).status == "interrupted"
     window.close()
     driver.run(window.wait_closed())
-    assert len(driver.run(_drain(rabbitmq, dlq))) == 24
+    assert len(driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))) == 24

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import boto3
 import pytest
@@ -35,14 +36,22 @@ from tests.seed.kafka import commit_offsets, create_topic
 from .conftest import LoopDriver
 
 
-def _make_dlq(sqs, names: dict[str, str]) -> tuple[object, str]:
-    """A source queue whose RedrivePolicy names the DLQ, so discovery marks it dead-letter."""
+@pytest.fixture
+def sqs_dlq(
+    sqs, sqs_queues: list[dict[str, str]], unique_name: str
+) -> tuple[Any, str, dict[str, str]]:
+    """A source queue whose RedrivePolicy names the DLQ, so discovery marks it dead-letter.
+
+    Both are deleted after the test; gives (boto3 client, DLQ URL, {"dlq", "orders"} names).
+    """
+    names = {"dlq": f"{unique_name}-dlq", "orders": f"{unique_name}-orders"}
+    sqs_queues.append(names)
     client = boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
     dlq_url = client.create_queue(QueueName=names["dlq"])["QueueUrl"]
     arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
     policy = {"deadLetterTargetArn": arn["Attributes"]["QueueArn"], "maxReceiveCount": "1"}
     client.create_queue(QueueName=names["orders"], Attributes={"RedrivePolicy": json.dumps(policy)})
-    return client, dlq_url
+    return client, dlq_url, names
 
 
 def _send(client, url: str, count: int) -> None:
@@ -77,14 +86,10 @@ def _alerts(window) -> list:
 def test_a_dlq_crossing_its_threshold_notifies_marks_the_tree_and_survives_reopening(
     driver: LoopDriver,
     open_window,
-    sqs,
     sqs_profile: ConnectionProfile,
-    sqs_queues: list[dict[str, str]],
-    unique_name: str,
+    sqs_dlq: tuple[Any, str, dict[str, str]],
 ):
-    names = {"dlq": f"{unique_name}-dlq", "orders": f"{unique_name}-orders"}
-    sqs_queues.append(names)
-    client, dlq_url = _make_dlq(sqs, names)
+    client, dlq_url, names = sqs_dlq
     dlq = names["dlq"]
     save_rules([AlertRule(RuleKind.DLQ_DEPTH, connection="SQS", endpoint=dlq, threshold=3)])
 
@@ -157,14 +162,10 @@ def test_a_dlq_crossing_its_threshold_notifies_marks_the_tree_and_survives_reope
 def test_alert_rules_open_from_the_tree_prefilled_and_save(
     driver: LoopDriver,
     open_window,
-    sqs,
     sqs_profile: ConnectionProfile,
-    sqs_queues: list[dict[str, str]],
-    unique_name: str,
+    sqs_dlq: tuple[Any, str, dict[str, str]],
 ):
-    names = {"dlq": f"{unique_name}-dlq", "orders": f"{unique_name}-orders"}
-    sqs_queues.append(names)
-    _make_dlq(sqs, names)
+    _, _, names = sqs_dlq
     window = open_window(sqs_profile)
     driver.until(lambda: window.tree.select_endpoint("SQS", names["dlq"]), timeout=30)
     # Right-click on the endpoint offers the rules.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import nats as nats_client
 import pytest
@@ -13,19 +12,11 @@ from eventdesk.gui.main_window import MainWindow
 from eventdesk.gui.monitor_view import group_key
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from tests.private_nats import private_jetstream
-
 from .conftest import LoopDriver
 
 pytestmark = pytest.mark.nats
 
 STREAM, CONSUMER, PUBLISHED = "PARCELS", "shipping", 6
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with private_jetstream(tmp_path / "jetstream") as url:
-        yield url
 
 
 async def _publish(server: str) -> None:
@@ -64,10 +55,10 @@ def _drawn_last(window: MainWindow, connection: str, group: str) -> float | None
 
 
 def test_jetstream_consumer_lag_is_charted_and_falls_when_acked(
-    server: str, open_window: Callable[..., MainWindow], driver: LoopDriver
+    private_nats: str, open_window: Callable[..., MainWindow], driver: LoopDriver
 ) -> None:
-    driver.run(_publish(server))
-    window = open_window(ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": server}))
+    driver.run(_publish(private_nats))
+    window = open_window(ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": private_nats}))
     monitor = window.monitor
     monitor.interval_spin.setValue(0.5)
     window.monitor_action.trigger()
@@ -80,7 +71,7 @@ def test_jetstream_consumer_lag_is_charted_and_falls_when_acked(
     row = monitor._groups.index(("jetstream", CONSUMER))
     assert monitor.groups_table.item(row, 2).text() == str(PUBLISHED)
 
-    driver.run(_consume_and_ack(server, 4))
+    driver.run(_consume_and_ack(private_nats, 4))
     driver.until(
         lambda: _drawn_last(window, "jetstream", CONSUMER) == PUBLISHED - 4,
         timeout=30,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import shiboken6
@@ -15,22 +14,14 @@ from eventdesk.gui.main_window import MainWindow
 from eventdesk.gui.nats_capture_dialog import NatsCaptureDialog
 from PySide6.QtWidgets import QDialog
 
-from tests.private_nats import private_jetstream
-
 from .conftest import LoopDriver
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with private_jetstream(tmp_path / "jetstream") as url:
-        yield url
-
-
-@pytest.fixture
-def connector(server: str, driver: LoopDriver) -> Iterator[NatsConnector]:
-    connector = NatsConnector(server)
+def connector(private_nats: str, driver: LoopDriver) -> Iterator[NatsConnector]:
+    connector = NatsConnector(private_nats)
     driver.run(connector.connect())
     yield connector
     driver.run(connector.close())
@@ -38,12 +29,12 @@ def connector(server: str, driver: LoopDriver) -> Iterator[NatsConnector]:
 
 @pytest.fixture
 def open_dialog(
-    server: str, connector: NatsConnector, driver: LoopDriver
+    private_nats: str, connector: NatsConnector, driver: LoopDriver
 ) -> Iterator[Callable[[], NatsCaptureDialog]]:
     dialogs: list[NatsCaptureDialog] = []
 
     def open_() -> NatsCaptureDialog:
-        profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": server})
+        profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": private_nats})
         dialog = NatsCaptureDialog(profile, connector)
         dialogs.append(dialog)
         dialog.show()
@@ -112,9 +103,9 @@ def test_an_invalid_name_is_explained_in_the_dialog(
 
 
 def test_the_tree_context_menu_sets_up_capture_and_the_profile_remembers_it(
-    server: str, open_window: Callable[..., MainWindow], driver: LoopDriver
+    private_nats: str, open_window: Callable[..., MainWindow], driver: LoopDriver
 ) -> None:
-    profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": server})
+    profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": private_nats})
     window = open_window(profile)
     assert window.tree_model.state("jetstream") is ConnectionState.CONNECTED
     # A right-click on the connection row offers the action, and it is enabled for NATS.
@@ -150,11 +141,11 @@ def test_the_tree_context_menu_sets_up_capture_and_the_profile_remembers_it(
 
 @pytest.mark.sqs
 def test_the_action_is_offered_for_nats_connections_only(
-    server: str,
+    private_nats: str,
     sqs_profile: ConnectionProfile,
     open_window: Callable[..., MainWindow],
 ) -> None:
-    nats_profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": server})
+    nats_profile = ConnectionProfile("jetstream", BrokerKind.NATS, {"servers": private_nats})
     window = open_window(nats_profile, sqs_profile)
 
     def right_click(connection: str) -> None:

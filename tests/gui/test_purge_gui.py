@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 from eventdesk.connectors.journal import Journal
 
+from tests.seed.rabbitmq import drain_queue
+
 from .conftest import LoopDriver
-from .test_history_view import _drain, _first_messages
+from .endpoints import open_loaded, until_reopened
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -18,7 +20,7 @@ def test_purge_asks_for_the_name_then_empties_the_dlq_and_journals_it(
 ):
     dlq = rabbitmq_seed["dlq"]
     window = open_window(rabbitmq_profile)
-    _first_messages(driver, window, dlq, 24)  # the table now holds them unacknowledged
+    open_loaded(driver, window, "RabbitMQ", dlq, 24)  # the table now holds them unacknowledged
     assert window.purge_action.isEnabled()
 
     window.purge_action.trigger()
@@ -31,16 +33,8 @@ def test_purge_asks_for_the_name_then_empties_the_dlq_and_journals_it(
     assert dialog.purge_button.isEnabled()
     dialog.purge_button.click()
 
-    model = window.browser.model
-    driver.until(
-        lambda: (
-            window.open_endpoint == ("RabbitMQ", dlq)
-            and model.browser is not None
-            and not model.is_loading
-            and model.loaded_count == 0
-        ),
-        timeout=30,
-        message="the DLQ reopened empty",
+    until_reopened(
+        driver, window, "RabbitMQ", dlq, empty=True, timeout=30, message="the DLQ reopened empty"
     )
     with Journal.open() as journal:
         [action] = journal.actions()
@@ -48,15 +42,16 @@ def test_purge_asks_for_the_name_then_empties_the_dlq_and_journals_it(
     assert action.detail == "24 messages removed"
     window.close()
     driver.run(window.wait_closed())
-    assert driver.run(_drain(rabbitmq, dlq)) == []
-    assert len(driver.run(_drain(rabbitmq, rabbitmq_seed["source"]))) == 5  # untouched
+    assert driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq)) == []
+    in_source = driver.run(drain_queue(**rabbitmq.credentials(), queue=rabbitmq_seed["source"]))
+    assert len(in_source) == 5  # untouched
 
 
 def test_purge_is_disabled_on_a_read_only_connection(
     driver: LoopDriver, open_window, rabbitmq, rabbitmq_profile, rabbitmq_seed
 ):
     window = open_window(dataclasses.replace(rabbitmq_profile, read_only=True))
-    _first_messages(driver, window, rabbitmq_seed["dlq"], 1)
+    open_loaded(driver, window, "RabbitMQ", rabbitmq_seed["dlq"], 1)
     assert not window.purge_action.isEnabled()
     window.purge_action.trigger()
     assert window.purge_dialog is None

@@ -10,48 +10,22 @@ import dataclasses
 
 import pytest
 from eventdesk.connectors.journal import Journal
-from eventdesk.connectors.replay import ORIGINAL_ID_HEADER
 from eventdesk.gui.main_window import MainWindow
 from PySide6.QtWidgets import QWizard
 
-from tests.conftest import RabbitMQSettings
 from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
+from .endpoints import open_loaded, until_reopened
+from .replay_checks import assert_replayed_on_the_broker
 
 pytestmark = pytest.mark.rabbitmq
 
 
-async def _drain(settings: RabbitMQSettings, queue: str) -> list:
-    return await drain_queue(
-        host=settings.host,
-        port=settings.port,
-        username=settings.username,
-        password=settings.password,
-        queue=queue,
-    )
-
-
 def _open_dlq(driver: LoopDriver, window: MainWindow, dlq: str, rows: int) -> None:
-    assert window.open_endpoint_named("RabbitMQ", dlq)
-    model = window.browser.model
-    driver.until(lambda: model.loaded_count >= rows and not model.is_loading, timeout=20)
+    open_loaded(driver, window, "RabbitMQ", dlq, rows)
     assert not window.replay_action.isEnabled(), "nothing selected yet"
     window.browser.select_rows(list(range(rows)))
-
-
-def _reloaded(driver: LoopDriver, window: MainWindow, dlq: str) -> None:
-    model = window.browser.model
-    driver.until(
-        lambda: (
-            window.open_endpoint == ("RabbitMQ", dlq)
-            and model.browser is not None
-            and not model.is_loading
-            and model.loaded_count > 0
-        ),
-        timeout=20,
-        message="the endpoint to be opened again",
-    )
 
 
 def test_replay_wizard_moves_exactly_the_selection_back(
@@ -88,19 +62,22 @@ def test_replay_wizard_moves_exactly_the_selection_back(
     assert result.action_id in wizard.progress_page.status_label.text()
     assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
     wizard.accept()
-    _reloaded(driver, window, dlq)
+    until_reopened(
+        driver,
+        window,
+        "RabbitMQ",
+        dlq,
+        empty=False,
+        timeout=20,
+        message="the endpoint to be opened again",
+    )
     remaining_ids = {window.browser.model.message_at(r).id for r in range(21)}
     assert not remaining_ids & {m.id for m in chosen}
 
     # Give every held message back, then count on the broker itself.
-    window.close()
-    driver.run(window.wait_closed())
-    in_source = driver.run(_drain(rabbitmq, source))
-    replayed = [m for m in in_source if ORIGINAL_ID_HEADER in (m.headers or {})]
-    assert sorted(str(m.headers[ORIGINAL_ID_HEADER]) for m in replayed) == sorted(
-        m.id for m in chosen
+    assert_replayed_on_the_broker(
+        driver, window, rabbitmq, source=source, dlq=dlq, chosen=chosen, left=24 - 3
     )
-    assert len(driver.run(_drain(rabbitmq, dlq))) == 24 - 3
 
     with Journal.open() as journal:
         (action,) = journal.actions()
@@ -137,7 +114,7 @@ def test_discard_removes_the_selection_and_is_journaled(
     )
     window.close()
     driver.run(window.wait_closed())
-    assert len(driver.run(_drain(rabbitmq, dlq))) == 24 - 2
+    assert len(driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))) == 24 - 2
     with Journal.open() as journal:
         (action,) = journal.actions()
         assert action.kind == "discard" and action.status == "completed"

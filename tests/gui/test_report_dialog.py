@@ -175,3 +175,23 @@ def test_main_window_opens_the_dialog_on_its_dead_letter_queues(
     assert listed[f"RabbitMQ/{incident.dlq}"] == Qt.CheckState.Checked
     assert f"RabbitMQ/{incident.source}" not in listed  # not a dead-letter queue
     dialog.reject()
+
+
+def test_the_monitor_exports_a_report_over_the_dlqs_it_charts(
+    driver: LoopDriver, incident: Incident, open_window, rabbitmq_profile
+) -> None:
+    window = open_window(rabbitmq_profile)
+    window.show_monitor()
+    monitor = window.monitor
+    driver.until(
+        lambda: any(key.endpoint == incident.dlq for key in monitor._dlqs),
+        timeout=60,
+        message="the incident's DLQ charted in the Monitor",
+    )
+    monitor.report_button.click()
+    dialog = window.report_dialog
+    assert dialog is not None and dialog.isVisible()
+    charted = {EndpointRef(key.connection, key.endpoint) for key in monitor._dlqs}
+    assert EndpointRef("RabbitMQ", incident.dlq) in set(dialog.chosen_endpoints())
+    assert set(dialog.chosen_endpoints()) == charted
+    dialog.reject()

@@ -25,9 +25,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from tests.seed.kafka import create_topic, fill_topic, read_committed
+from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
-from .test_replay_gui import _drain
 
 FILLER = 30_000
 SPECIALS = 12
@@ -95,12 +95,14 @@ def test_a_group_search_then_replay_acts_on_exactly_the_selected_results(
     window.close()
     driver.run(window.wait_closed())
     replayed = [
-        m for m in driver.run(_drain(rabbitmq, source)) if ORIGINAL_ID_HEADER in (m.headers or {})
+        m
+        for m in driver.run(drain_queue(**rabbitmq.credentials(), queue=source))
+        if ORIGINAL_ID_HEADER in (m.headers or {})
     ]
     assert sorted(str(m.headers[ORIGINAL_ID_HEADER]) for m in replayed) == sorted(
         m.id for m in chosen
     )
-    assert len(driver.run(_drain(rabbitmq, dlq))) == 18
+    assert len(driver.run(drain_queue(**rabbitmq.credentials(), queue=dlq))) == 18
 
 
 async def _fill_with_specials(bootstrap: str, topic: str) -> list[str]:

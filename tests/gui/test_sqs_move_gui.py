@@ -10,6 +10,7 @@ from eventdesk.connectors.profiles import ConnectionProfile
 from tests.connectors.test_sqs_redrive import _dead_lettered
 
 from .conftest import LoopDriver
+from .endpoints import until_reopened
 
 pytestmark = pytest.mark.sqs
 
@@ -36,15 +37,8 @@ def test_move_all_back_empties_the_dlq_into_its_source(driver: LoopDriver, open_
     assert result is not None and (result.status, result.moved) == ("completed", 6)
     assert "6 messages moved" in dialog.status_label.text()
     dialog.cancel_button.click()  # now "Close"
-    driver.until(
-        lambda: (
-            window.open_endpoint == ("ElasticMQ", dlq)
-            and model.browser is not None
-            and not model.is_loading
-            and model.loaded_count == 0
-        ),
-        timeout=30,
-        message="the DLQ reopened empty",
+    until_reopened(
+        driver, window, "ElasticMQ", dlq, empty=True, timeout=30, message="the DLQ reopened empty"
     )
     client = boto3.client("sqs", endpoint_url=elasticmq.endpoint_url, region_name=elasticmq.region)
     url = client.get_queue_url(QueueName=source)["QueueUrl"]

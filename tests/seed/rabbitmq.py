@@ -122,6 +122,36 @@ async def _reject_all(queue: aio_pika.abc.AbstractQueue, count: int) -> None:
             await message.reject(requeue=False)
 
 
+async def dead_letter_by_reject(
+    channel: aio_pika.abc.AbstractChannel, source: str, dlq: str, count: int, **properties: Any
+) -> None:
+    """`count` orders {"order": n} the broker dead-letters from `source` into `dlq`.
+
+    Declares both queues, publishes (message_id "order-n" plus `properties`) and rejects
+    every message as a consumer would; waits, boundedly, until all have arrived.
+    """
+    await channel.declare_queue(dlq)
+    queue = await channel.declare_queue(
+        source, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}
+    )
+    for n in range(count):
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                json.dumps({"order": n}).encode(), message_id=f"order-{n}", **properties
+            ),
+            routing_key=source,
+        )
+    for _ in range(count):
+        message = await queue.get(no_ack=False, timeout=5)
+        await message.reject(requeue=False)
+    # Dead-lettering is asynchronous: wait, boundedly, until all have arrived.
+    for _ in range(200):
+        declared = await channel.declare_queue(dlq, passive=True)
+        if declared.declaration_result.message_count >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def seed_rabbitmq(
     *,
     host: str,

@@ -242,3 +242,37 @@ def fill_queue(
         return
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(batch, starts))
+
+
+def drain_queue(sqs: Any, queue: str) -> list[dict[str, Any]]:
+    """Receive and delete everything in a queue (by name), with all attributes: what a test
+    asserts a replay delivered. Stops after three empty receives in a row."""
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    got: list[dict[str, Any]] = []
+    empty = 0
+    while empty < 3:
+        reply = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+            WaitTimeSeconds=0 if empty == 0 else 1,
+        )
+        batch = reply.get("Messages", [])
+        empty = 0 if batch else empty + 1
+        for message in batch:
+            got.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return got
+
+
+def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
+    """(visible, in flight) as the broker reports them."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )

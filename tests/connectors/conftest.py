@@ -1,0 +1,108 @@
+"""Fixtures the connector tests share: connected connectors, a boto3 SQS client, throwaway
+RabbitMQ accounts, seeded NATS dead letters, the journal. The brokers are tests/conftest.py's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import boto3
+import nats as nats_client
+import pytest
+from eventdesk.connectors.journal import Journal
+from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
+from eventdesk.connectors.rabbitmq import ManagementClient, RabbitMQConnector
+from eventdesk.connectors.sqs import SqsConnector
+
+from tests.conftest import RabbitMQSettings, SqsSettings
+from tests.seed.nats import seed_nats
+from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
+
+NATS_DEAD_LETTERS = 3  # nats_orders' seed exhausts 2 and terminates 1 of 6 orders
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    with Journal.open() as journal:
+        yield journal
+
+
+@pytest.fixture
+def sqs_client(sqs: SqsSettings) -> Any:
+    return boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
+
+
+@pytest.fixture
+async def sqs_connector(sqs: SqsSettings) -> AsyncIterator[SqsConnector]:
+    connector = SqsConnector(region=sqs.region, endpoint_url=sqs.endpoint_url)
+    await connector.connect()
+    yield connector
+    await connector.close()
+
+
+@pytest.fixture
+async def rabbitmq_connector(rabbitmq: RabbitMQSettings) -> AsyncIterator[RabbitMQConnector]:
+    connector = RabbitMQConnector(**rabbitmq.account())
+    await connector.connect()
+    yield connector
+    await connector.close()
+
+
+@pytest.fixture
+def rabbitmq_admin(rabbitmq: RabbitMQSettings) -> ManagementClient:
+    """The management API as the broker's administrator, to make throwaway accounts."""
+    return ManagementClient(
+        rabbitmq.management_url, username=rabbitmq.username, password=rabbitmq.password
+    )
+
+
+@pytest.fixture
+async def rabbitmq_full_account(
+    rabbitmq_admin: ManagementClient, unique_name: str
+) -> AsyncIterator[RabbitMQAccount]:
+    """A throwaway user with its own vhost: all permissions there and the "monitoring" tag."""
+    async with temporary_account(
+        rabbitmq_admin, unique_name, tags="monitoring", permissions=(".*", ".*", ".*")
+    ) as account:
+        yield account
+
+
+@pytest.fixture
+async def rabbitmq_untagged_account(
+    rabbitmq_admin: ManagementClient, unique_name: str
+) -> AsyncIterator[RabbitMQAccount]:
+    """Full permissions on its vhost, but no tag: the management API refuses it."""
+    async with temporary_account(
+        rabbitmq_admin, unique_name, permissions=(".*", ".*", ".*")
+    ) as account:
+        yield account
+
+
+@pytest.fixture
+async def nats_connector(nats: str) -> AsyncIterator[NatsConnector]:
+    """Connected to the shared server, with its advisory capture stream in place."""
+    connector = NatsConnector(nats)
+    await connector.connect()
+    await connector.ensure_advisory_capture()
+    yield connector
+    await connector.close()
+
+
+@pytest.fixture
+async def nats_orders(nats: str, nats_connector: NatsConnector) -> AsyncIterator[str]:
+    """A seeded ORDERS_<id> stream whose consumer "billing" dead-lettered 3 messages."""
+    stream = f"ORDERS_{uuid.uuid4().hex[:8]}"
+    await seed_nats(nats, stream=stream, consumer="billing", count=6, exhaust=2, terminate=1)
+    # Advisories are published asynchronously; wait until the capture stream has them.
+    deadline = time.monotonic() + 10
+    dlq = dead_letter_endpoint(stream, "billing")
+    while await nats_connector.depth(dlq) < NATS_DEAD_LETTERS:
+        assert time.monotonic() < deadline, "the server published no advisories"
+        await asyncio.sleep(0.1)
+    yield stream
+    nc = await nats_client.connect(nats)
+    await nc.jetstream().delete_stream(stream)
+    await nc.close()
