@@ -76,12 +76,21 @@ class MetricsStore(SQLiteFile):
         """Store samples (one transaction); returns how many."""
         with self._lock:
             db = self._conn()
-            rows = [(self._series_id(db, s.series), s.at, s.value, _RAW) for s in samples]
-            with transaction(db):
-                db.executemany(
-                    "INSERT INTO points (series_id, at, value, resolution) VALUES (?, ?, ?, ?)",
-                    rows,
-                )
+            # New series are inserted in the same transaction: one commit each made a first
+            # round of 10,000 series take seconds.
+            known = set(self._ids)
+            try:
+                with transaction(db):
+                    rows = [(self._series_id(db, s.series), s.at, s.value, _RAW) for s in samples]
+                    db.executemany(
+                        "INSERT INTO points (series_id, at, value, resolution) VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
+            except BaseException:
+                # Rolled back: ids of series inserted in it no longer exist.
+                for key in set(self._ids) - known:
+                    del self._ids[key]
+                raise
         return len(rows)
 
     def maintain(self, *, now: float | None = None) -> None:

@@ -19,6 +19,9 @@ REDRAW_MS = 50
 MAX_POINTS = 20_000
 _START_POINTS = 256
 STALE_COLOR = "#9e9e9e"
+# pyqtgraph's default: points further off screen than this many view heights are clamped
+# (Qt fails to paint huge coordinates when zoomed in far).
+_RANGE_LIMIT = 1e6
 
 
 class SeriesBuffer:
@@ -82,6 +85,9 @@ class LagChartWidget(QWidget):
         self._buffers: dict[Hashable, SeriesBuffer] = {}
         self._curves: dict[Hashable, pg.PlotDataItem] = {}
         self._shown: list[Hashable] = []
+        # The same keys as a set: `append` runs per sample (thousands per round), and a
+        # list lookup there compares dataclass keys one by one.
+        self._shown_set: set[Hashable] = set()
         self._stale: set[Hashable] = set()
         self._dirty = False
         self._paused = False
@@ -130,7 +136,7 @@ class LagChartWidget(QWidget):
         if buffer is None:
             buffer = self._buffers[key] = SeriesBuffer()
         buffer.append(at, value)
-        if key in self._shown:
+        if key in self._shown_set:
             self._dirty = True
 
     def keys(self) -> list[Hashable]:
@@ -150,11 +156,12 @@ class LagChartWidget(QWidget):
         if keys == self._shown:
             return
         self._shown = keys
+        self._shown_set = set(keys)
         for item in self._curves.values():
             self.plot.removeItem(item)
         self._curves.clear()
         for i, key in enumerate(keys):
-            item = self.plot.plot(name=self._label(key))
+            item = self.plot.plot(name=self._label(key), dynamicRangeLimit=self._range_limit())
             self._curves[key] = item
             self._style(key, i)
         self._dirty = True
@@ -176,7 +183,9 @@ class LagChartWidget(QWidget):
 
     def set_window(self, seconds: float) -> None:
         self.window = seconds
-        self.follow = True
+        if not self.follow:
+            self.follow = True
+            self._apply_range_limit()
         self._dirty = True
 
     def set_paused(self, paused: bool) -> None:
@@ -207,8 +216,20 @@ class LagChartWidget(QWidget):
             self.plot.setXRange(now - self.window, now, padding=0.02)
             self.plot.enableAutoRange(axis="y")
 
+    def _range_limit(self) -> float | None:
+        # While following, the y axis is autoranged to the data, so no point is off
+        # screen; the limit would only redo every curve on each y change (about half of a
+        # redraw tick with 50 curves: tests/benchmarks/RESULTS.md, Monitor).
+        return None if self.follow else _RANGE_LIMIT
+
+    def _apply_range_limit(self) -> None:
+        for item in self._curves.values():
+            item.setDynamicRangeLimit(self._range_limit())
+
     def _on_view_range_manually(self, *_args: object) -> None:
-        self.follow = False
+        if self.follow:
+            self.follow = False
+            self._apply_range_limit()
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         if not self.plot.sceneBoundingRect().contains(pos):

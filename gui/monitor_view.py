@@ -194,7 +194,8 @@ class MonitorView(QWidget, TaskOwner):
         self._unreachable_since: dict[str, float] = {}
         self._groups: list[tuple[str, str]] = []
         self._selected_group: tuple[str, str] | None = None
-        self._partitions: dict[tuple[str, str], list[SeriesKey]] = {}
+        # Ordered sets (dict keys): a sample's key is looked up per sample, thousands a round.
+        self._partitions: dict[tuple[str, str], dict[SeriesKey, None]] = {}
         self._dlqs: list[SeriesKey] = []
         self._inflows: list[SeriesKey] = []
         self.snapshots_seen = 0
@@ -510,9 +511,8 @@ class MonitorView(QWidget, TaskOwner):
                         )
                     else:
                         self.lag_chart.append(key, snapshot.at, sample.value)
-                        parts = self._partitions.setdefault((name, sample.group), [])
-                        if key not in parts:
-                            parts.append(key)
+                        parts = self._partitions.setdefault((name, sample.group), {})
+                        parts.setdefault(key)
                 elif sample.metric is Metric.DLQ_DEPTH:
                     self.dlq_chart.append(key, snapshot.at, sample.value)
                     if key not in self._dlqs:
@@ -536,7 +536,7 @@ class MonitorView(QWidget, TaskOwner):
     def _update_shown(self) -> None:
         if self._selected_group is not None:
             keys = sorted(
-                self._partitions.get(self._selected_group, []),
+                list(self._partitions.get(self._selected_group, {})),
                 key=lambda k: (k.endpoint, k.partition),
             )
         else:
