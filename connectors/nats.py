@@ -449,6 +449,23 @@ class NatsConnector(Connector):
     def browse(self, endpoint: str, *, page_size: int = 500) -> NatsBrowser:
         return NatsBrowser(self, endpoint, page_size=page_size)
 
+    async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """A dead-letter endpoint: every dead letter marked handled (its advisories removed,
+        the messages stay in their stream). A stream: JetStream's purge of all its messages."""
+        if _split_dead_letter_endpoint(endpoint) is None:
+            async with _boundary(f"Purging stream {endpoint}", timeout):
+                before = int((await self._js.stream_info(endpoint)).state.messages)
+                await self._js.purge_stream(endpoint)
+            return before
+        handled = 0
+        async with self.browse(endpoint) as browser:
+            while True:
+                page = await browser.next_page(timeout=timeout)
+                outcomes = await browser.settle(page.messages, timeout=timeout)
+                handled += sum(outcome.ok for outcome in outcomes)
+                if not page.more:
+                    return handled
+
     async def send(
         self, target: str, messages: Sequence[Outgoing], *, timeout: float = 30.0
     ) -> list[Outcome]:

@@ -9,11 +9,12 @@ import boto3
 import pytest
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.model import Outgoing
-from eventdesk.connectors.nats import NatsConnector
+from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
 from eventdesk.connectors.purge import PurgeRefused, can_purge, purge
 from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.sqs import SqsConnector
 
+from tests.connectors.conftest import NATS_DEAD_LETTERS
 from tests.seed.kafka import create_topic, fill_topic
 
 
@@ -97,6 +98,35 @@ async def test_kafka_purge_deletes_every_record_up_to_the_end(
         assert list(page.messages) == []
 
 
-async def test_a_broker_without_purge_says_so_before_anything_is_journaled():
-    assert not can_purge(NatsConnector.__new__(NatsConnector))
-    assert can_purge(KafkaConnector.__new__(KafkaConnector))
+@pytest.mark.nats
+async def test_nats_purge_of_a_dead_letter_endpoint_marks_every_dead_letter_handled(
+    nats_connector: NatsConnector, nats_orders: str, journal
+) -> None:
+    dlq = dead_letter_endpoint(nats_orders, "billing")
+    in_stream = await nats_connector.depth(nats_orders)
+    assert can_purge(nats_connector)
+    result = await purge(
+        nats_connector, dlq, confirm=dlq, journal=journal, source_connection="jetstream"
+    )
+    assert result.removed == NATS_DEAD_LETTERS
+    assert await nats_connector.depth(dlq) == 0
+    assert await nats_connector.depth(nats_orders) == in_stream  # the messages themselves stay
+    assert journal.action(result.action_id).status == "completed"
+
+
+@pytest.mark.nats
+async def test_nats_purge_of_a_stream_empties_it(
+    nats_connector: NatsConnector, nats_orders: str, journal
+) -> None:
+    in_stream = await nats_connector.depth(nats_orders)
+    assert in_stream > 0
+    result = await purge(
+        nats_connector, nats_orders, confirm=nats_orders, journal=journal, source_connection="j"
+    )
+    assert result.removed == in_stream
+    assert await nats_connector.depth(nats_orders) == 0
+
+
+def test_every_broker_has_a_purge() -> None:
+    for connector in (KafkaConnector, RabbitMQConnector, SqsConnector, NatsConnector):
+        assert can_purge(connector.__new__(connector)), connector.__name__
