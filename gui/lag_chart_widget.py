@@ -101,6 +101,10 @@ class LagChartWidget(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setTitle(title, color="#333", size="11pt")
         self.plot.setLabel("left", y_label)
+        # Counts and rates are never negative, and "(x0.001)" on a flat zero line reads as
+        # nonsense: no SI prefix, no room below zero.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getViewBox().setLimits(yMin=0)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setClipToView(True)
         self.plot.setDownsampling(mode="peak")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QTableView,
     QTableWidget,
@@ -57,6 +59,7 @@ from .connection_tree_model import EndpointMark
 from .health_colors import HEALTH_COLORS
 from .lag_chart_widget import LagChartWidget
 from .operations import AsyncOp, TaskOwner, report_failure
+from .sparkline_delegate import SPARKLINE_ROLE, SparklineDelegate
 from .table_model import ReadOnlyTableModel
 
 log = logging.getLogger(__name__)
@@ -89,7 +92,9 @@ def _series_label(key: Hashable) -> str:
 class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
     """Every watched series with its latest value; rows appended in batches by `flush`."""
 
-    HEADERS = ("Connection", "Endpoint", "Group", "Partition", "Metric", "Latest", "At")
+    HEADERS = ("Connection", "Endpoint", "Group", "Partition", "Metric", "Latest", "At", "Trend")
+    TREND_COLUMN = 7
+    TREND_POINTS = 60  # the sparkline's last samples per series
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +102,7 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
         self._rows: dict[SeriesKey, int] = {}
         self._values: dict[SeriesKey, tuple[float, float]] = {}
         self._pending: dict[SeriesKey, tuple[float, float]] = {}
+        self._trends: dict[SeriesKey, deque[float]] = {}
         self._stale: set[str] = set()
 
     def rows(self) -> list[SeriesKey]:
@@ -112,9 +118,12 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
             key.metric.value,
             f"{value:,.0f}" if value == int(value) else f"{value:,.2f}",
             time.strftime("%H:%M:%S", time.localtime(at)),
+            "",
         )
 
     def role_data(self, key: SeriesKey, column: int, role: int) -> object:
+        if role == SPARKLINE_ROLE and column == self.TREND_COLUMN:
+            return list(self._trends.get(key, ()))
         if role == Qt.ItemDataRole.ForegroundRole and key.connection in self._stale:
             return QBrush(_GREY)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 5):
@@ -142,6 +151,11 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
         pending, self._pending = self._pending, {}
         new = [k for k in pending if k not in self._rows]
         self._values.update(pending)
+        for key, (_at, value) in pending.items():
+            trend = self._trends.get(key)
+            if trend is None:
+                trend = self._trends[key] = deque(maxlen=self.TREND_POINTS)
+            trend.append(value)
         if new:
             first = len(self._keys)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
@@ -150,7 +164,9 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
                 self._keys.append(key)
             self.endInsertRows()
         if self._keys:
-            self.dataChanged.emit(self.index(0, 5), self.index(len(self._keys) - 1, 6))
+            self.dataChanged.emit(
+                self.index(0, 5), self.index(len(self._keys) - 1, self.TREND_COLUMN)
+            )
 
 
 class MonitorView(QWidget, TaskOwner):
@@ -225,6 +241,19 @@ class MonitorView(QWidget, TaskOwner):
             button.setToolTip(f"Show the last {text} and follow new samples")
             self.window_buttons.addButton(button, i)
             controls.addWidget(button)
+        self.custom_button = QPushButton("Custom", self)
+        self.custom_button.setCheckable(True)
+        self.custom_button.setToolTip("Show the last N minutes, N set beside it")
+        self.window_buttons.addButton(self.custom_button, len(WINDOW_PRESETS))
+        controls.addWidget(self.custom_button)
+        self.custom_spin = QSpinBox(self)
+        self.custom_spin.setRange(1, int(HISTORY_S // 60) * 7)
+        self.custom_spin.setValue(30)
+        self.custom_spin.setSuffix(" min")
+        self.custom_spin.setEnabled(False)
+        self.custom_spin.setToolTip("The custom window, in minutes")
+        self.custom_spin.valueChanged.connect(self._on_custom_spin_value_changed)
+        controls.addWidget(self.custom_spin)
         self.window_buttons.idClicked.connect(self._on_window_buttons_id_clicked)
         controls.addSpacing(12)
         controls.addWidget(self.pause_button)
@@ -281,6 +310,9 @@ class MonitorView(QWidget, TaskOwner):
         self.series_table.setAlternatingRowColors(True)
         self.series_table.setWordWrap(False)
         self.series_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.series_table.setItemDelegateForColumn(
+            SeriesTableModel.TREND_COLUMN, SparklineDelegate(self.series_table)
+        )
 
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
@@ -625,7 +657,15 @@ class MonitorView(QWidget, TaskOwner):
         self.inflow_chart.set_paused(paused)
 
     def _on_window_buttons_id_clicked(self, index: int) -> None:
-        seconds = WINDOW_PRESETS[index][1]
+        custom = index == len(WINDOW_PRESETS)
+        self.custom_spin.setEnabled(custom)
+        self._set_window(self.custom_spin.value() * 60.0 if custom else WINDOW_PRESETS[index][1])
+
+    def _on_custom_spin_value_changed(self, minutes: int) -> None:
+        if self.custom_button.isChecked():
+            self._set_window(minutes * 60.0)
+
+    def _set_window(self, seconds: float) -> None:
         self.lag_chart.set_window(seconds)
         self.dlq_chart.set_window(seconds)
         self.inflow_chart.set_window(seconds)

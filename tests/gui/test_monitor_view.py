@@ -15,7 +15,8 @@ from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, SeriesKey
 from eventdesk.gui.lag_chart_widget import SeriesBuffer
-from eventdesk.gui.monitor_view import group_key
+from eventdesk.gui.monitor_view import SeriesTableModel, group_key
+from eventdesk.gui.sparkline_delegate import SPARKLINE_ROLE, sparkline_points
 
 from tests.seed.kafka import commit_offsets, create_topic
 
@@ -48,6 +49,14 @@ def _drawn_last(window, key: SeriesKey) -> float | None:
         return None
     _x, y = curve.getData()
     return None if y is None or len(y) == 0 else float(y[-1])
+
+
+def test_sparkline_spreads_values_over_the_cell_and_centres_a_flat_one():
+    points = sparkline_points([0, 5, 10], width=24, height=14)
+    assert [x for x, _ in points] == [2.0, 12.0, 22.0]
+    assert [y for _, y in points] == [12.0, 7.0, 2.0]  # higher values are drawn higher
+    assert {y for _, y in sparkline_points([3, 3, 3], 24, 14)} == {7.0}
+    assert sparkline_points([1], 24, 14) == []
 
 
 def test_series_buffer_keeps_the_newest_points_when_full():
@@ -139,6 +148,21 @@ def test_monitor_charts_lag_falls_on_commit_and_shows_a_dead_connection_unreacha
         timeout=10,
         message="samples in the metrics store",
     )
+
+    # The overview's sparkline for the topic's lag holds the fall it saw.
+    series = monitor.series_model
+    driver.until(lambda: per_topic in series.rows(), timeout=10, message="the lag row")
+    trend_cell = series.index(series.rows().index(per_topic), SeriesTableModel.TREND_COLUMN)
+    trend = trend_cell.data(SPARKLINE_ROLE)
+    assert produced in trend and trend[-1] == produced // 2
+
+    # A custom window, in minutes; a preset turns it off again.
+    monitor.custom_button.click()
+    assert monitor.custom_spin.isEnabled()
+    monitor.custom_spin.setValue(90)
+    assert monitor.lag_chart.window == monitor.dlq_chart.window == 90 * 60
+    monitor.window_buttons.button(1).click()
+    assert not monitor.custom_spin.isEnabled() and monitor.lag_chart.window == 3600
 
     driver.settle()
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
