@@ -26,10 +26,10 @@ def machine() -> str:
     )
 
 
-def print_table(title: str, rows: list[Row]) -> None:
+def print_table(title: str, rows: list[Row], *, reference: str = "kcat") -> None:
     print(f"\n### {title}\n")
     print(f"{date.today().isoformat()} · {machine()}\n")
-    print("| figure | Eventdesk | reference (kcat, same run) | target |")
+    print(f"| figure | Eventdesk | reference ({reference}, same run) | target |")
     print("| --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row.figure} | {row.eventdesk} | {row.reference} | {row.target} |")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RabbitMQ from Debian's rabbitmq-server, management plugin on, listening on 127.0.0.1 only.
+# RabbitMQ from Debian's rabbitmq-server, management and shovel plugins on, on 127.0.0.1 only.
 # Usage: tests/brokers/rabbitmq.sh start|stop|status   (needs root: it writes /etc/rabbitmq)
 source "$(dirname "$0")/common.sh"
 
@@ -16,6 +16,10 @@ management.rates_mode = basic
 CFG
   grep -qs rabbitmq_management /etc/rabbitmq/enabled_plugins \
     || rabbitmq-plugins enable --offline rabbitmq_management >"$LOG_DIR/rabbitmq-plugins.log" 2>&1
+  # Shovels: the reference the replay benchmark (tests/benchmarks/bench_replay.py) runs against.
+  grep -qs rabbitmq_shovel_management /etc/rabbitmq/enabled_plugins \
+    || rabbitmq-plugins enable --offline rabbitmq_shovel rabbitmq_shovel_management \
+      >>"$LOG_DIR/rabbitmq-plugins.log" 2>&1
   # RabbitMQ runs as its own user and logs to /var/log/rabbitmq: link that into our log folder.
   ln -sfn /var/log/rabbitmq "$LOG_DIR/rabbitmq"
 }

@@ -1,0 +1,610 @@
+"""Sample 50 consumer groups × 100 partitions with the Monitor open; print what it costs.
+
+    python -m tests.benchmarks.bench_monitor [--duration 300] [--interval 2]
+
+Set-up, the cheapest real one: one topic of 100 partitions; each of 50 groups commits an
+offset on every partition, so every group has 100 partitions with lag (5,000 in all).
+A separate load process keeps producing (lag grows) and lets half of the groups commit
+further every 10 s (their lag falls back), so samples move both ways.
+
+Figures, from the real window (Monitor tab shown, sampling every `--interval` s):
+sampler round wall time and CPU share (`time.process_time` around every round of the
+sampler's loop, and around the Monitor's handling of each snapshot), chart redraw cost
+(each redraw timer tick that called setData, and each chart paint), the worst UI
+event-loop stall (a 5 ms QTimer heartbeat; also measured for `--control` s before the
+Monitor is shown, as the machine's own noise), and RSS each minute. Beside them, in the
+same run after the window closed, Kafka's own `kafka-consumer-groups --describe
+--all-groups` on the same interval, with the same load still running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import logging
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyqtgraph as pg
+import qasync
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import errors as kafka_errors
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import DeleteGroupsRequest
+from eventdesk.connectors import sampling
+from eventdesk.connectors.metrics_store import MetricsStore
+from eventdesk.connectors.model import BrokerKind
+from eventdesk.connectors.profiles import ConnectionProfile
+from eventdesk.connectors.sampling import Metric, Snapshot
+from eventdesk.gui.app import configure_application
+from eventdesk.gui.connection_tree_model import ConnectionState
+from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector
+from eventdesk.gui.lag_chart_widget import LagChartWidget
+from eventdesk.gui.main_window import MainWindow
+from eventdesk.gui.monitor_view import MonitorView
+from PySide6.QtWidgets import QApplication
+
+from tests.seed.kafka import commit_offsets, fill_topic
+
+from .bench_kafka_dlq_open import StallMonitor, wait_until
+from .report import Row, print_table
+
+BOOTSTRAP = f"127.0.0.1:{os.environ.get('EVENTDESK_KAFKA_PORT', '19092')}"
+TOPIC = "bench.monitor.events"
+GROUP_PREFIX = "eventdesk-bench-monitor-"
+CONNECTION = "Bench Kafka"
+RECORDS_PER_PARTITION = 200
+PRODUCED_PER_SECOND = 100  # one record per partition each second
+COMMIT_EVERY_S = 10.0
+REPO = Path(__file__).resolve().parents[2]
+BROKERS_DIR = Path(os.environ.get("EVENTDESK_BROKERS_DIR") or REPO / ".brokers")
+# run.sh fetches it: kafka-consumer-groups is in kafka-tools, not in the broker's jars.
+KAFKA_TOOLS = BROKERS_DIR / f"kafka-tools-{os.environ.get('EVENTDESK_KAFKA_VERSION', '4.4.0')}"
+GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+
+
+def group_names(count: int) -> list[str]:
+    return [f"{GROUP_PREFIX}{i:02d}" for i in range(count)]
+
+
+# -- set-up and clean-up ----------------------------------------------------------------
+
+
+async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> None:
+    """aiokafka's admin has no delete_consumer_groups: send DeleteGroups ourselves."""
+    if not groups:
+        return
+    coordinator = await admin.find_coordinator(groups[0])  # one node: it coordinates all
+    response = await admin._send_request(DeleteGroupsRequest(groups), coordinator)
+    for group, code in response.results:
+        error = kafka_errors.for_code(code)
+        if code and error is not kafka_errors.GroupIdNotFoundError:
+            raise error(f"cannot delete consumer group {group}")
+
+
+async def clean_up() -> None:
+    """Remove the topic and every benchmark group, also those a crashed run left."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="eventdesk-bench")
+    await admin.start()
+    try:
+        groups = [g for g, _ in await admin.list_consumer_groups() if g.startswith(GROUP_PREFIX)]
+        await delete_groups(admin, sorted(groups))
+        if TOPIC in await admin.list_topics():
+            await admin.delete_topics([TOPIC])
+        deadline = time.monotonic() + 60
+        while TOPIC in await admin.list_topics():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{TOPIC} was not deleted within 60 s")
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+
+
+async def set_up(groups: int, partitions: int) -> None:
+    """The topic with `RECORDS_PER_PARTITION` records per partition; group i commits offset
+    2·i (modulo the records) on every partition, so each group starts with its own lag."""
+    await clean_up()
+    print(f"creating {TOPIC} ({partitions} partitions) and {groups} groups…", flush=True)
+    await fill_topic(
+        BOOTSTRAP,
+        TOPIC,
+        RECORDS_PER_PARTITION * partitions,
+        size=100,
+        dead_letter=False,
+        partitions=partitions,
+    )
+    gate = asyncio.Semaphore(8)
+
+    async def commit(index: int, group: str) -> None:
+        async with gate:
+            await commit_offsets(
+                BOOTSTRAP,
+                group,
+                TOPIC,
+                dict.fromkeys(range(partitions), 2 * index % RECORDS_PER_PARTITION),
+            )
+
+    await asyncio.gather(*(commit(i, g) for i, g in enumerate(group_names(groups))))
+
+
+def quiet_kafka_retries() -> None:
+    # A new topic's leaders settle for a moment; aiokafka retries and warns each time.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+
+
+# -- the load process: producing, and half of the groups consuming ---------------------
+
+
+def run_load(groups: int, partitions: int, stop: Any) -> None:
+    """Entry point of the load process (spawned, so it shares nothing with Qt)."""
+    quiet_kafka_retries()
+    asyncio.run(_load(groups, partitions, stop))
+
+
+async def _load(groups: int, partitions: int, stop: Any) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20)
+    reader = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
+    # Committing without joining (no members), as `commit_offsets` does, kept open.
+    consuming = [
+        AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=g, enable_auto_commit=False)
+        for g in group_names(groups)[::2]
+    ]
+    await producer.start()
+    await reader.start()
+    for consumer in consuming:
+        await consumer.start()
+        consumer.assign(tps)
+    try:
+        next_commit = time.monotonic() + COMMIT_EVERY_S
+        sent = 0
+        while not stop.is_set():
+            for p in range(partitions):
+                await producer.send(TOPIC, f"load-{sent}".encode(), partition=p)
+            sent += 1
+            await producer.flush()
+            if time.monotonic() >= next_commit:
+                next_commit += COMMIT_EVERY_S
+                ends = await reader.end_offsets(tps)
+                for i, consumer in enumerate(consuming):
+                    # Catch up to a little behind the end: lag falls, then grows again.
+                    await consumer.commit({tp: max(0, end - 5 * i) for tp, end in ends.items()})
+            await asyncio.sleep(partitions / PRODUCED_PER_SECOND)
+    finally:
+        for consumer in consuming:
+            await consumer.stop()
+        await reader.stop()
+        await producer.stop()
+
+
+class LoadProcess:
+    def __init__(self, groups: int, partitions: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=run_load, args=(groups, partitions, self._stop), name="bench-monitor-load"
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self) -> None:
+        if self._process.pid is None:  # never started
+            return
+        self._stop.set()
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+
+
+# -- what is measured inside the window ---------------------------------------------------
+
+
+@dataclass
+class Timings:
+    """Wall seconds and process CPU seconds of each call of one instrumented method."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # perf_counter start, end
+
+    def add(self, begun: float, wall: float, cpu: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+        self.spans.append((begun, begun + wall))
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return any(b < end and e > start for b, e in self.spans)
+
+
+def time_async(owner: type, name: str, timings: Timings) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    async def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            timings.add(wall, time.perf_counter() - wall, time.process_time() - cpu)
+
+    setattr(owner, name, timed)
+
+
+def time_sync(
+    owner: type,
+    name: str,
+    timings: Timings,
+    only_if: Callable[[Any], int] | None = None,
+    cpu_clock: Callable[[], float] = time.process_time,
+) -> None:
+    """Times calls; with `only_if`, only those that changed it (e.g. a redraw counter).
+
+    Calls that run in a worker thread pass `time.thread_time` as `cpu_clock`."""
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        before = only_if(self) if only_if else None
+        wall, cpu = time.perf_counter(), cpu_clock()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            if only_if is None or only_if(self) != before:
+                timings.add(wall, time.perf_counter() - wall, cpu_clock() - cpu)
+
+    setattr(owner, name, timed)
+
+
+class MinuteStallMonitor(StallMonitor):
+    """The heartbeat of the other benchmark, with the worst stall kept per minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.per_minute: list[float] = [0.0]
+        self.long: list[tuple[float, float]] = []  # (start, end) of each gap over 50 ms
+
+    def new_minute(self) -> None:
+        self.per_minute.append(0.0)
+
+    def _on_timer_timeout(self) -> None:
+        gap = self._clock.nsecsElapsed() / 1e6 - self.INTERVAL_MS
+        super()._on_timer_timeout()
+        self.per_minute[-1] = max(self.per_minute[-1], gap)
+        if gap > 50:
+            end = time.perf_counter()
+            self.long.append((end - (gap + self.INTERVAL_MS) / 1000, end))
+
+
+@dataclass
+class Instruments:
+    rounds: Timings = field(default_factory=Timings)  # the sampler's loop: query + snapshot
+    snapshots: Timings = field(default_factory=Timings)  # the Monitor's handling, all of it
+    applies: Timings = field(default_factory=Timings)  # ... of which on the UI thread
+    store: Timings = field(default_factory=Timings)  # ... of which in the store's thread
+    redraws: Timings = field(default_factory=Timings)  # chart timer ticks that called setData
+    paints: Timings = field(default_factory=Timings)  # chart paints
+    full_gcs: Timings = field(default_factory=Timings)  # full (generation 2) collections
+    _gc_started: tuple[float, float] = (0.0, 0.0)
+
+    def install(self) -> None:
+        """Wrap the sampler's round, the Monitor's snapshot handling and the charts' drawing
+        (before the window exists: Qt keeps the bound methods it was given)."""
+        time_async(sampling._Worker, "_round", self.rounds)
+        time_async(MonitorView, "_on_sampler_snapshot", self.snapshots)
+        time_sync(MonitorView, "_apply", self.applies)
+        time_sync(MetricsStore, "add", self.store, cpu_clock=time.thread_time)
+        time_sync(LagChartWidget, "_on_timer_timeout", self.redraws, lambda c: c.redraws)
+        time_sync(pg.PlotWidget, "paintEvent", self.paints)
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._gc_started = (time.perf_counter(), time.process_time())
+            return
+        begun, cpu = self._gc_started
+        self.full_gcs.add(begun, time.perf_counter() - begun, time.process_time() - cpu)
+
+    def blamed(self, start: float, end: float) -> str:
+        """What ran on the UI thread during a stall."""
+        found = [
+            name
+            for name, timings in (
+                ("snapshot apply", self.applies),
+                ("chart redraw", self.redraws),
+                ("chart paint", self.paints),
+                ("full GC", self.full_gcs),
+            )
+            if timings.overlaps(start, end)
+        ]
+        return " + ".join(found) or "other"
+
+
+def ours(snapshot: Snapshot, groups: int) -> dict[tuple[str, int], float]:
+    """(group, partition) -> lag, for the benchmark's groups in one snapshot."""
+    wanted = set(group_names(groups))
+    return {
+        (s.group, s.partition): s.value
+        for s in snapshot.samples
+        if s.metric is Metric.LAG and s.group in wanted and s.partition is not None
+    }
+
+
+@dataclass
+class WindowFigures:
+    wall_s: float
+    process_cpu_s: float
+    control_stall_ms: float  # worst stall before the Monitor was shown
+    stalls: MinuteStallMonitor
+    rss_mb: list[float]  # at the start, then after each minute
+    groups_seen: int
+    partitions_seen: int
+    lag_moved: bool
+
+
+async def measure_window(args: argparse.Namespace, timings: Instruments) -> WindowFigures:
+    profile = ConnectionProfile(CONNECTION, BrokerKind.KAFKA, {"bootstrap_servers": BOOTSTRAP})
+    window = MainWindow([profile])
+    window.resize(1400, 900)
+    window.show()
+    process = psutil.Process()
+    await wait_until(
+        lambda: window.tree_model.state(CONNECTION) is ConnectionState.CONNECTED,
+        timeout=30,
+        what="the connection and its endpoint list",
+    )
+    await asyncio.sleep(0.5)
+
+    # Control: the same window and load, Monitor not shown yet. What the machine alone
+    # costs the UI loop (2 shared CPUs: the broker, the load, other work).
+    control = StallMonitor()
+    control.start()
+    await asyncio.sleep(args.control)
+    control.stop()
+
+    monitor = window.monitor
+    monitor.interval_spin.setValue(args.interval)
+    stalls = MinuteStallMonitor()
+    rss = [process.memory_info().rss / 2**20]
+    cpu_start, started = time.process_time(), time.perf_counter()
+    stalls.start()
+    window.show_monitor()
+    await wait_until(lambda: monitor.snapshots_seen > 0, timeout=60, what="the first sample")
+    first = monitor.sampler.latest(CONNECTION) if monitor.sampler else None
+    for minute in range(1, int(args.duration // 60) + 1):
+        await asyncio.sleep(started + 60 * minute - time.perf_counter())
+        rss.append(process.memory_info().rss / 2**20)
+        if 60 * minute < args.duration - 1:  # a minute follows
+            stalls.new_minute()
+        rounds = len(timings.rounds.wall)
+        print(f"  minute {minute}: RSS {rss[-1]:.0f} MB, {rounds} rounds so far", flush=True)
+    await asyncio.sleep(max(0.0, started + args.duration - time.perf_counter()))
+    stalls.stop()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_start
+    last = monitor.sampler.latest(CONNECTION) if monitor.sampler else None
+    if first is None or last is None or last.stale:
+        raise SystemExit(f"the sampler has no good snapshot at the end: {last and last.error}")
+    first_lags, last_lags = ours(first, args.groups), ours(last, args.groups)
+    window.close()
+    await window.wait_closed()
+    return WindowFigures(
+        wall_s=wall,
+        process_cpu_s=cpu,
+        control_stall_ms=control.worst_ms,
+        stalls=stalls,
+        rss_mb=rss,
+        groups_seen=len(last.group_states),
+        partitions_seen=len(last_lags),
+        lag_moved=first_lags != last_lags,
+    )
+
+
+# -- the reference: Kafka's own consumer-groups tool on the same interval ---------------
+
+
+@dataclass
+class ReferenceFigures:
+    wall: list[float]
+    cpu: list[float]  # user + system seconds of the JVM
+    rows: int  # our (group, partition) rows in the last round's output
+
+
+def reference_rounds(rounds: int, interval: float, groups: int) -> ReferenceFigures | None:
+    if not (KAFKA_TOOLS / ".complete").exists():
+        return None
+    command = [
+        "java",
+        "-cp",
+        f"{KAFKA_TOOLS}/*",
+        GROUP_COMMAND,
+        "--bootstrap-server",
+        BOOTSTRAP,
+        "--describe",
+        "--all-groups",
+    ]
+    wall, cpu, rows = [], [], 0
+    for _ in range(rounds):
+        begun = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run(command, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode:  # keep the Eventdesk figures: report the reference as failed
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"kafka-consumer-groups failed ({done.returncode}): {last}", flush=True)
+            return None
+        out = done.stdout
+        wall.append(time.perf_counter() - begun)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        wanted = set(group_names(groups))
+        rows = sum(1 for line in out.splitlines() if line.split(" ", 1)[0] in wanted)
+        time.sleep(max(0.0, begun + interval - time.perf_counter()))
+    return ReferenceFigures(wall, cpu, rows)
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def spread(values: list[float]) -> str:
+    """Mean, 95th percentile and worst, in ms."""
+    if not values:
+        return "none"
+    p95 = sorted(values)[max(0, round(len(values) * 0.95) - 1)]
+    return f"{ms(statistics.fmean(values))} (p95 {ms(p95)}, worst {ms(max(values))})"
+
+
+def stall_causes(stalls: MinuteStallMonitor, timings: Instruments) -> str:
+    """How many stalls over 50 ms overlapped each kind of UI-thread work."""
+    counts: dict[str, int] = {}
+    for start, end in stalls.long:
+        blamed = timings.blamed(start, end)
+        counts[blamed] = counts.get(blamed, 0) + 1
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items(), key=lambda c: -c[1]))
+
+
+def report(
+    args: argparse.Namespace, w: WindowFigures, t: Instruments, ref: ReferenceFigures | None
+) -> None:
+    rounds = len(t.rounds.wall)
+    sampler_cpu = sum(t.rounds.cpu)
+    with_view = sampler_cpu + sum(t.snapshots.cpu)
+    drawing = sum(t.redraws.wall) + sum(t.paints.wall)
+    rss = " → ".join(f"{mb:.0f}" for mb in w.rss_mb)
+    rows = [
+        Row(
+            "round wall time (Eventdesk: sampler query + snapshot)",
+            spread(t.rounds.wall),
+            spread(ref.wall) if ref else "kafka-tools missing (run run.sh)",
+            f"< {args.interval:g} s",
+        ),
+        Row(
+            "CPU per round",
+            f"{ms(statistics.fmean(t.rounds.cpu))} sampler + "
+            f"{ms(statistics.fmean(t.snapshots.cpu))} Monitor view handling it",
+            f"{ms(statistics.fmean(ref.cpu))} (JVM user + sys)" if ref else "",
+            "",
+        ),
+        Row(
+            "sampler CPU share (CPU in rounds / wall)",
+            f"{sampler_cpu / w.wall_s:.1%}; with the view's handling {with_view / w.wall_s:.1%};"
+            f" whole process {w.process_cpu_s / w.wall_s:.1%}",
+            "",
+            "",
+        ),
+        Row("snapshot applied to the view (UI thread)", spread(t.applies.wall), "", ""),
+        Row("samples written to the history (its thread)", spread(t.store.wall), "", ""),
+        Row(
+            "chart redraw, per timer tick that redrew",
+            f"{spread(t.redraws.wall)}; {len(t.redraws.wall)} ticks",
+            "",
+            "",
+        ),
+        Row(
+            "chart paint, per paint",
+            f"{spread(t.paints.wall)}; {len(t.paints.wall)} paints; "
+            f"redraw + paint {drawing / w.wall_s:.1%} of wall",
+            "",
+            "",
+        ),
+        Row("full garbage collection (UI thread)", spread(t.full_gcs.wall), "", ""),
+        Row(
+            "worst UI event-loop stall",
+            f"{w.stalls.worst_ms:,.0f} ms (worst per minute: "
+            + ", ".join(f"{m:,.0f}" for m in w.stalls.per_minute if m)
+            + f"; {len(w.stalls.long)} stalls over 50 ms)",
+            "",
+            "≤ 50 ms",
+        ),
+        Row(
+            f"worst stall, control: {args.control:g} s before the Monitor was shown",
+            f"{w.control_stall_ms:,.0f} ms",
+            "",
+            "",
+        ),
+        Row("RSS at start, then each minute", f"{rss} MB", "", "flat after minute 1"),
+    ]
+    title = (
+        f"Monitor: {args.groups} groups × {args.partitions} partitions, every "
+        f"{args.interval:g} s for {w.wall_s:.0f} s ({rounds} rounds)"
+    )
+    print_table(title, rows, reference="kafka-consumer-groups")
+    print(
+        f"\nPer round: {w.groups_seen} groups in the cluster sampled; "
+        f"{w.partitions_seen} (group, partition) lags of the benchmark's groups; "
+        f"lag moved between first and last round: {w.lag_moved}."
+    )
+    if w.stalls.long:
+        print(f"Stalls over 50 ms, by what ran meanwhile: {stall_causes(w.stalls, t)}.")
+    if ref:
+        print(
+            f"Reference: {len(ref.wall)} rounds of {GROUP_COMMAND} after the window closed, "
+            f"same load running; {ref.rows} benchmark rows in its last output."
+        )
+
+
+def positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+        return value
+
+    return parse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=positive(float), default=300.0, help="seconds")
+    parser.add_argument("--interval", type=positive(float), default=2.0, help="between rounds")
+    parser.add_argument("--groups", type=positive(int), default=50)
+    parser.add_argument("--partitions", type=positive(int), default=100)
+    parser.add_argument("--reference-rounds", type=positive(int), default=15)
+    parser.add_argument("--control", type=positive(float), default=30.0, help="seconds idle")
+    args = parser.parse_args()
+
+    data = tempfile.TemporaryDirectory(prefix="eventdesk-bench-monitor-")
+    os.environ["EVENTDESK_CONFIG_DIR"] = f"{data.name}/config"  # no history from elsewhere
+    os.environ["EVENTDESK_DATA_DIR"] = f"{data.name}/data"
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # read when the app is made
+    quiet_kafka_retries()
+    load = LoadProcess(args.groups, args.partitions)
+    try:
+        asyncio.run(set_up(args.groups, args.partitions))
+        load.start()
+        timings = Instruments()
+        timings.install()
+        app = QApplication.instance() or QApplication([])
+        configure_application(app)
+        collector = GuiThreadGarbageCollector()  # as the app runs: collections on the UI thread
+        collector.start()
+        figures = qasync.run(measure_window(args, timings))
+        collector.stop()
+        print("running the reference…", flush=True)
+        reference = reference_rounds(args.reference_rounds, args.interval, args.groups)
+    finally:
+        load.stop()
+        asyncio.run(clean_up())
+        data.cleanup()
+    report(args, figures, timings, reference)
+
+
+if __name__ == "__main__":
+    main()
