@@ -403,6 +403,8 @@ class _Diagnosis:
                 f"{vhost!r} (rabbitmqctl set_permissions -p {vhost} {user} '.*' '.*' '.*' "
                 "for configure, write, read), or choose a vhost the user may use."
             )
+        if profile.kind is BrokerKind.KAFKA and "hint" in vars(exc):
+            return exc.hint  # the connector named the permission and the kafka-acls to grant it
         return _AUTHORIZATION_HINTS[profile.kind]
 
 

@@ -56,6 +56,9 @@ _INTERNAL_TOPICS = frozenset(
 _PEEK_MAX_TOPICS = 512
 _PEEK_MAX_PARTITIONS = 4096
 _PEEK_BUDGET_S = 3.0
+# Asked about by name when a user sees no topic at all: an all-topics request silently
+# leaves out the topics a user may not describe, a request naming one says so.
+_DESCRIBE_PROBE_TOPIC = "eventdesk-permission-check"
 _PEEK_BACK = 4
 # getmany waits out its whole timeout when a fetch brings only transaction markers,
 # so waits are sliced short and the position is checked between slices.
@@ -283,6 +286,8 @@ class KafkaConnector(Connector):
         started = time.monotonic()
         async with self._translated("listing topics", timeout):
             topics = await self._topic_partitions()
+            if not topics:
+                await self._check_topic_describe()
             depths = await self._depths(topics)
         names = set(topics)
         named_sources = {name: dead_letter_source_from_name(name) for name in topics}
@@ -560,6 +565,25 @@ class KafkaConnector(Connector):
                 leaderless.add(name)
         self._leaderless = frozenset(leaderless)
         return topics
+
+    async def _check_topic_describe(self) -> None:
+        """Raises AuthorizationFailed if the broker refuses this user Describe on topics."""
+        # Never auto-create: the probe must not make the topic it asks about.
+        request = MetadataRequest([_DESCRIBE_PROBE_TOPIC], allow_auto_topic_creation=False)
+        response = await self._clients()[0]._send_request(request)
+        errors = {kafka_errors.for_code(t["error_code"]) for t in response.to_object()["topics"]}
+        if kafka_errors.TopicAuthorizationFailedError in errors:
+            raise AuthorizationFailed(
+                f"Kafka at {self.bootstrap_servers} denies {self._who()} Describe on topics: "
+                f"it lists no topics, and refuses to describe topic {_DESCRIBE_PROBE_TOPIC!r}.",
+                hint=_acl_hint(self.bootstrap_servers, self.security, "Describe", "--topic '*'")
+                + " (or, for some topics only, a prefix with --resource-pattern-type prefixed).",
+            )
+
+    def _who(self) -> str:
+        if self.security.uses_sasl:
+            return f"user {self.security.sasl_username!r}"
+        return "this connection"
 
     async def _depths(self, topics: dict[str, list[int]]) -> dict[str, int]:
         """Messages held per topic (end minus beginning offsets); topics it cannot ask are left out.
@@ -1117,7 +1141,11 @@ def translate_error(exc: BaseException, *, servers: str, doing: str) -> Eventdes
     if isinstance(exc, _AUTHENTICATION_ERRORS):
         return AuthenticationFailed(f"{where} refused the credentials while {doing}: {exc}")
     if isinstance(exc, _AUTHORIZATION_ERRORS):
-        return AuthorizationFailed(f"{where} denied a permission while {doing}: {exc}")
+        resource, option = _refused_resource(exc)
+        return AuthorizationFailed(
+            f"{where} denied a permission on {resource} while {doing}: {exc}",
+            hint=_acl_hint(servers, None, "<Describe, Read or Write>", option) + ".",
+        )
     if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):
         return EndpointNotFound(f"{where} does not know the topic while {doing}.")
     if isinstance(exc, _TIMEOUT_ERRORS):
@@ -1129,6 +1157,29 @@ def translate_error(exc: BaseException, *, servers: str, doing: str) -> Eventdes
     if isinstance(exc, kafka_errors.KafkaConfigurationError):
         return ConfigurationError(f"The Kafka connection is misconfigured: {exc}")
     return BrokerError(f"{where} failed while {doing}: {type(exc).__name__}: {exc}")
+
+
+def _refused_resource(exc: BaseException) -> tuple[str, str]:
+    """(what was refused, its kafka-acls option) for one of aiokafka's authorization errors."""
+    if isinstance(exc, kafka_errors.TopicAuthorizationFailedError):
+        return "a topic", "--topic <topic>"
+    if isinstance(exc, kafka_errors.GroupAuthorizationFailedError):
+        return "a consumer group", "--group <group>"
+    if isinstance(exc, kafka_errors.ClusterAuthorizationFailedError):
+        return "the cluster", "--cluster"
+    return "a transactional id", "--transactional-id <id>"
+
+
+def _acl_hint(
+    servers: str, security: KafkaSecurity | None, operation: str, resource_option: str
+) -> str:
+    """What to ask the Kafka administrator for, as the kafka-acls command that grants it."""
+    user = security.sasl_username if security is not None and security.uses_sasl else None
+    principal = f"User:{user}" if user else "User:<principal>"
+    return (
+        f"Ask the Kafka administrator to grant it: kafka-acls --bootstrap-server {servers} "
+        f"--add --allow-principal {principal} --operation {operation} {resource_option}"
+    )
 
 
 def _parse_bootstrap(servers: str) -> list[tuple[str, int]]:

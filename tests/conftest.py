@@ -101,6 +101,8 @@ class KafkaSecureSettings:
     tls_dir: Path  # ca.pem, other-ca.pem (signed nothing here), client.pem, client.key
     username: str
     passwords: dict[str, str]  # per SASL mechanism, made by the script for this setup
+    noacl_username: str  # a SCRAM user with no ACLs: logs in, may do nothing
+    noacl_passwords: dict[str, str]  # SCRAM-SHA-256 and SCRAM-SHA-512
 
     def __repr__(self) -> str:
         return f"KafkaSecureSettings(sasl_port={self.sasl_port}, ssl_port={self.ssl_port}, ...)"
@@ -135,10 +137,19 @@ def rabbitmq() -> RabbitMQSettings:
 def kafka_secure() -> KafkaSecureSettings:
     _ensure_broker("Secured Kafka", "kafka-secure.sh", KAFKA_SECURE_SSL_PORT)
     credentials = BROKERS_DIR / "kafka-secure-credentials.json"
+    noacl_credentials = BROKERS_DIR / "kafka-secure-noacl-credentials.json"
+    if not noacl_credentials.exists():
+        # A node started by an older kafka-secure.sh: its start now formats it again.
+        subprocess.run(["bash", str(BROKERS / "kafka-secure.sh"), "start"], capture_output=True)
     try:
         data = json.loads(credentials.read_text(encoding="utf-8"))
+        noacl = json.loads(noacl_credentials.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        _missing_broker("Secured Kafka", f"cannot read {credentials}: {exc}")
+        _missing_broker(
+            "Secured Kafka",
+            f"cannot read its credentials: {exc} (a node started by an older kafka-secure.sh: "
+            "run `bash tests/brokers/kafka-secure.sh start` to upgrade it)",
+        )
     return KafkaSecureSettings(
         sasl_port=KAFKA_SECURE_SASL_PORT,
         ssl_port=KAFKA_SECURE_SSL_PORT,
@@ -147,6 +158,8 @@ def kafka_secure() -> KafkaSecureSettings:
         tls_dir=BROKERS_DIR / "kafka-secure-tls",
         username=data["username"],
         passwords=dict(data["passwords"]),
+        noacl_username=noacl["username"],
+        noacl_passwords=dict(noacl["passwords"]),
     )
 
 

@@ -5,8 +5,13 @@
 #   SSL             (server cert for another name only)       $KAFKA_SECURE_WRONG_NAME_PORT
 #   SSL             (client certificate required)             $KAFKA_SECURE_MTLS_PORT
 # Broker-internal and controller traffic stay PLAINTEXT on loopback.
+# KRaft's StandardAuthorizer is on: the main user, the client certificate and the anonymous
+# principal (the broker itself, and the TLS listeners without a client certificate) are super
+# users; a second SCRAM user, eventdesk-noacl, has no ACLs at all, so every request it makes is
+# refused: the "logged in, but not allowed" case.
 # The test CA, certificates and per-setup passwords are made here at first start, into
-# $BROKERS_DIR (kafka-secure-tls/ and kafka-secure-credentials.json, owner-only), which git
+# $BROKERS_DIR (kafka-secure-tls/, kafka-secure-credentials.json and
+# kafka-secure-noacl-credentials.json, owner-only), which git
 # ignores; passwords are never printed.
 # Usage: tests/brokers/kafka-secure.sh start|stop|status
 source "$(dirname "$0")/common.sh"
@@ -17,7 +22,12 @@ CONFIG="$BROKERS_DIR/kafka-secure-server.properties"
 LOG4J="$BROKERS_DIR/kafka-secure-log4j2.properties"
 TLS="$BROKERS_DIR/kafka-secure-tls"
 CREDENTIALS="$BROKERS_DIR/kafka-secure-credentials.json"
+NOACL_CREDENTIALS="$BROKERS_DIR/kafka-secure-noacl-credentials.json"
+# Which users the data dir was formatted with; a different value means "format again".
+FORMAT_MARKER="$BROKERS_DIR/kafka-secure-data.format"
+FORMAT_VERSION="users: eventdesk, eventdesk-noacl"
 USERNAME=eventdesk
+NOACL_USERNAME=eventdesk-noacl
 
 # -- certificates --------------------------------------------------------------------
 
@@ -79,8 +89,40 @@ make_credentials() {
   rm -rf "$DATA"
 }
 
-password() {  # password MECHANISM -> the generated password, for this script's own use
-  sed -E "s/.*\"$1\": \"([0-9a-f]+)\".*/\\1/" "$CREDENTIALS"
+make_noacl_credentials() {
+  [[ -f "$NOACL_CREDENTIALS" ]] && return
+  local sha256 sha512
+  sha256=$(openssl rand -hex 16) sha512=$(openssl rand -hex 16)
+  (
+    umask 077
+    printf '{"username": "%s", "passwords": {"SCRAM-SHA-256": "%s", "SCRAM-SHA-512": "%s"}}\n' \
+      "$NOACL_USERNAME" "$sha256" "$sha512" >"$NOACL_CREDENTIALS.tmp"
+  )
+  mv "$NOACL_CREDENTIALS.tmp" "$NOACL_CREDENTIALS"
+  rm -rf "$DATA"
+}
+
+password() {  # password MECHANISM [FILE] -> the generated password, for this script's own use
+  sed -E "s/.*\"$1\": \"([0-9a-f]+)\".*/\\1/" "${2:-$CREDENTIALS}"
+}
+
+formatted() {  # the data dir exists and was formatted with today's users
+  [[ -f "$DATA/meta.properties" && "$(cat "$FORMAT_MARKER" 2>/dev/null)" == "$FORMAT_VERSION" ]]
+}
+
+format_storage() {
+  local java_opts=("$@") cluster_id
+  rm -rf "$DATA" "$FORMAT_MARKER"
+  cluster_id=$(java -cp "$KAFKA_LIBS/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
+  java -cp "$KAFKA_LIBS/*" "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" \
+    --add-scram "SCRAM-SHA-256=[name=$USERNAME,password=$(password SCRAM-SHA-256)]" \
+    --add-scram "SCRAM-SHA-512=[name=$USERNAME,password=$(password SCRAM-SHA-512)]" \
+    --add-scram "SCRAM-SHA-256=[name=$NOACL_USERNAME,password=$(password SCRAM-SHA-256 "$NOACL_CREDENTIALS")]" \
+    --add-scram "SCRAM-SHA-512=[name=$NOACL_USERNAME,password=$(password SCRAM-SHA-512 "$NOACL_CREDENTIALS")]" \
+    2>&1 | sed -E 's/UserScramCredentialRecord\([^)]*\)/UserScramCredentialRecord(...)/g' \
+    >>"$LOG_DIR/kafka-secure-format.log" \
+    || { log "storage format failed; see $LOG_DIR/kafka-secure-format.log"; exit 1; }
+  echo "$FORMAT_VERSION" >"$FORMAT_MARKER"
 }
 
 # -- broker --------------------------------------------------------------------------
@@ -113,6 +155,9 @@ $(ssl_listener tls server)
 $(ssl_listener wrongname wrong-name)
 $(ssl_listener mtls server)
 listener.name.mtls.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$USERNAME;User:ANONYMOUS;User:CN=eventdesk-client
 $(kafka_single_node_settings "$DATA")
 CFG
   )
@@ -130,23 +175,17 @@ all_ports_open() {
 }
 
 start() {
+  # A node started by an older version of this script lacks users: it is formatted again.
+  if running && ! formatted; then log "restarting to add the test users"; stop; fi
   if running && all_ports_open; then log "already running on 127.0.0.1:$KAFKA_SECURE_SASL_PORT"; return; fi
   bash "$(dirname "$0")/kafka.sh" fetch
   make_tls
   make_credentials
+  make_noacl_credentials
   write_config
   local java_opts=(-Xmx384m -Xms128m -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J")
-  if [[ ! -f "$DATA/meta.properties" ]]; then
-    rm -rf "$DATA"
-    local cluster_id
-    cluster_id=$(java -cp "$KAFKA_LIBS/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)
-    java -cp "$KAFKA_LIBS/*" "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" \
-      --add-scram "SCRAM-SHA-256=[name=$USERNAME,password=$(password SCRAM-SHA-256)]" \
-      --add-scram "SCRAM-SHA-512=[name=$USERNAME,password=$(password SCRAM-SHA-512)]" \
-      2>&1 | sed -E 's/UserScramCredentialRecord\([^)]*\)/UserScramCredentialRecord(...)/g' \
-      >>"$LOG_DIR/kafka-secure-format.log" \
-      || { log "storage format failed; see $LOG_DIR/kafka-secure-format.log"; exit 1; }
-  fi
+  # SCRAM users are made at format time; the data dir holds only test data.
+  formatted || format_storage "${java_opts[@]}"
   log "starting on 127.0.0.1:$KAFKA_SECURE_SASL_PORT (SASL), :$KAFKA_SECURE_SSL_PORT (SSL)"
   nohup java -cp "$KAFKA_LIBS/*" "${java_opts[@]}" kafka.Kafka "$CONFIG" >>"$LOG_DIR/kafka-secure.out" 2>&1 &
   echo $! >"$PIDFILE"

@@ -6,9 +6,13 @@ names the problem, and that no password appears in anything shown.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import errors as kafka_errors
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 from eventdesk.connectors.diagnosis import (
     STEP_AUTHENTICATION,
     STEP_AUTHORIZATION,
@@ -21,6 +25,8 @@ from eventdesk.connectors.diagnosis import (
     diagnose,
     planned_steps,
 )
+from eventdesk.connectors.errors import AuthorizationFailed
+from eventdesk.connectors.kafka import translate_error
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.rabbitmq import ManagementClient
@@ -52,6 +58,16 @@ def _kafka_scram(kafka_secure: KafkaSecureSettings, mechanism: str) -> Connectio
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism=mechanism,
         sasl_username=kafka_secure.username,
+    )
+
+
+def _kafka_noacl(kafka_secure: KafkaSecureSettings) -> ConnectionProfile:
+    """The secured Kafka's SASL listener as the user that has no ACLs at all."""
+    return _kafka(
+        f"127.0.0.1:{kafka_secure.sasl_port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=kafka_secure.noacl_username,
     )
 
 
@@ -106,6 +122,51 @@ async def no_permission_account(
 ) -> AsyncIterator[RabbitMQAccount]:
     async with temporary_account(rabbitmq_admin, unique_name, tags="monitoring") as account:
         yield account
+
+
+@pytest.fixture
+async def secure_admin(kafka_secure: KafkaSecureSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client of the secured Kafka as its super user."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=f"127.0.0.1:{kafka_secure.sasl_port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=kafka_secure.username,
+        sasl_plain_password=kafka_secure.passwords["SCRAM-SHA-512"],
+    )
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def secure_topic(secure_admin: AIOKafkaAdminClient, unique_name: str) -> AsyncIterator[str]:
+    """A topic on the secured Kafka, so there is something a user may or may not see."""
+    await secure_admin.create_topics([NewTopic(unique_name, 1, 1)])
+    try:
+        yield unique_name
+    finally:
+        await secure_admin.delete_topics([unique_name])
+
+
+# ACL codes of the Kafka protocol (CreateAcls/DeleteAcls).
+_TOPIC, _LITERAL, _DESCRIBE, _ALLOW = 2, 3, 8, 3
+
+
+@contextlib.asynccontextmanager
+async def _describe_granted(
+    admin: AIOKafkaAdminClient, topic: str, principal: str
+) -> AsyncIterator[None]:
+    """`principal` may Describe `topic` (a literal ACL) for the duration."""
+    acl = (_TOPIC, topic, _LITERAL, principal, "*", _DESCRIBE, _ALLOW)
+    created = await admin._send_request(CreateAclsRequest(*acl))
+    assert [code for code, _ in created.creation_responses] == [0], created
+    try:
+        yield
+    finally:
+        await admin._send_request(DeleteAclsRequest(*acl))
 
 
 # -- the steps planned -------------------------------------------------------------------
@@ -278,6 +339,55 @@ async def test_a_user_without_permission_on_the_vhost_fails_authorization(
     assert authentication.ok, "the login itself was accepted"
     assert f"would not open vhost {account.vhost!r}" in failed.detail
     assert f"set_permissions -p {account.vhost} {account.username}" in failed.hint
+
+
+async def test_a_kafka_user_without_acls_fails_authorization_naming_the_permission(
+    kafka_secure: KafkaSecureSettings, secure_topic: str
+) -> None:
+    password = kafka_secure.noacl_passwords["SCRAM-SHA-512"]
+    results = await _diagnose(_kafka_noacl(kafka_secure), password)
+    failed = _stopped_at(
+        results, STEP_AUTHORIZATION, password, *kafka_secure.noacl_passwords.values()
+    )
+    authentication = next(r for r in results if r.name == STEP_AUTHENTICATION)
+    assert authentication.ok, "the login itself was accepted"
+    assert f"accepted user {kafka_secure.noacl_username!r}" in authentication.detail
+    assert f"denies user {kafka_secure.noacl_username!r} Describe on topics" in failed.detail
+    assert (
+        f"kafka-acls --bootstrap-server 127.0.0.1:{kafka_secure.sasl_port} --add "
+        f"--allow-principal User:{kafka_secure.noacl_username} --operation Describe --topic '*'"
+    ) in failed.hint
+
+
+async def test_a_describe_acl_on_a_topic_lets_the_same_kafka_user_pass(
+    kafka_secure: KafkaSecureSettings, secure_admin: AIOKafkaAdminClient, secure_topic: str
+) -> None:
+    principal = f"User:{kafka_secure.noacl_username}"
+    async with _describe_granted(secure_admin, secure_topic, principal):
+        results = await _diagnose(
+            _kafka_noacl(kafka_secure), kafka_secure.noacl_passwords["SCRAM-SHA-512"]
+        )
+    assert all(r.ok for r in results), results
+    # Only the granted topic: the others on this broker stay hidden from this user.
+    assert "May list topics: 1 found" in results[-1].detail
+
+
+@pytest.mark.parametrize(
+    ("refused", "named", "option"),
+    [
+        (kafka_errors.TopicAuthorizationFailedError, "a topic", "--topic <topic>"),
+        (kafka_errors.GroupAuthorizationFailedError, "a consumer group", "--group <group>"),
+        (kafka_errors.ClusterAuthorizationFailedError, "the cluster", "--cluster"),
+    ],
+)
+def test_kafka_authorization_errors_name_what_was_refused_and_the_acl_to_ask_for(
+    refused: type[Exception], named: str, option: str
+) -> None:
+    error = translate_error(refused(), servers="k1:9092", doing="listing topics")
+    assert isinstance(error, AuthorizationFailed)
+    assert f"denied a permission on {named} while listing topics" in str(error)
+    assert "kafka-acls --bootstrap-server k1:9092 --add --allow-principal" in error.hint
+    assert error.hint.endswith(f"{option}.")
 
 
 async def test_a_user_without_a_management_tag_fails_the_management_step(
