@@ -166,6 +166,12 @@ def create_connector(
         if not servers:
             raise ConfigurationError(f"Connection {profile.name!r} has no servers.")
         username = profile.get("username") or None
+        nkey = profile.get("nkey") or None
+        if profile.get("nkey_seed_env") and not nkey:
+            raise ConfigurationError(
+                f"Connection {profile.name!r} names an NKey seed variable but no NKey.",
+                hint="Set nkey to the user's public key (U…) the seed belongs to.",
+            )
         return NatsConnector(
             servers,
             user=username,
@@ -177,10 +183,17 @@ def create_connector(
             ),
             token=(
                 _secret(profile, "token_env", "token", prompt, secrets=secrets)
-                if profile.get("token_env")
+                if profile.get("token_env") or profile.get("auth") == "token"
                 else None
             ),
             creds_file=profile.get("creds_file") or None,
+            nkey=nkey,
+            # Asked only when it will be used: a seed belongs to an NKey public key.
+            nkey_seed=(
+                _secret(profile, "nkey_seed_env", "NKey seed", prompt, secrets=secrets)
+                if nkey
+                else None
+            ),
             advisory_stream=profile.get("advisory_stream") or "EVENTDESK_ADVISORIES",
         )
     raise ConfigurationError(f"Unknown broker kind {profile.kind!r}.")

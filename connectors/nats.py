@@ -10,6 +10,7 @@ its own (`ensure_advisory_capture`), shows one dead-letter endpoint per stream a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -22,6 +23,7 @@ from typing import Any
 import nats
 import nats.errors
 import nats.js.errors
+import nkeys
 from nats.aio.client import Client
 from nats.js.api import RawStreamMsg, StorageType, StreamConfig
 
@@ -46,6 +48,7 @@ from .model import (
     Outgoing,
     Page,
 )
+from .redaction import register_secret
 from .sampling import ConsumerLag, JetStreamLagReport
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,9 @@ _MSG_ID_HEADER = "Nats-Msg-Id"
 # What JetStream refuses in a stream name (nats-server's isValidName).
 _BAD_STREAM_NAME = re.compile(r"[\s.*>/\\]")
 _AUTH_REFUSAL = re.compile(r"authori[sz]ation violation|authentication", re.IGNORECASE)
+# A user's public key: "U" and 55 more base32 letters (the nkeys spec).
+_NKEY_USER = re.compile(r"^U[A-Z2-7]{55}$")
+_NKEY_SEED_HINT = "Enter the user's seed as nsc or `nk -gen user` printed it: SU and 56 more."
 # Go writes nanoseconds; datetime.fromisoformat takes at most microseconds.
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -136,6 +142,28 @@ def _parse_time(text: object) -> datetime | None:
         return None
 
 
+def nkey_public_key(seed: str) -> str:
+    """The public key ("U…") of a NATS user seed ("SU…"); ConfigurationError if it is not one.
+
+    The errors never quote the seed: it is a secret.
+    """
+    try:
+        encoded = seed.strip().encode("ascii")
+        raw = base64.b32decode(encoded + b"=" * (-len(encoded) % 8))
+        prefix, _ = nkeys.decode_seed(bytearray(encoded))
+        # nkeys does not check the checksum, so a mistyped seed would reach the server.
+        if nkeys.crc16_checksum(bytearray(raw[:-2])) != raw[-2:]:
+            raise ConfigurationError("The NKey seed has a wrong checksum.", hint=_NKEY_SEED_HINT)
+        public_key = nkeys.from_seed(bytearray(encoded)).public_key.decode()
+    except (nkeys.NkeysError, ValueError):  # binascii and encoding errors are ValueErrors
+        raise ConfigurationError(
+            "The NKey seed is not a NATS seed.", hint=_NKEY_SEED_HINT
+        ) from None
+    if prefix != nkeys.PREFIX_BYTE_USER:
+        raise ConfigurationError("The NKey seed is not a user's seed.", hint=_NKEY_SEED_HINT)
+    return public_key
+
+
 def _header_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -160,7 +188,8 @@ def _translate(exc: BaseException, what: str) -> EventdeskError:
     if isinstance(exc, (nats.errors.AuthorizationError, nats.errors.InvalidUserCredentialsError)):
         return AuthenticationFailed(
             f"The NATS server refused the credentials ({what}).",
-            hint="Check the user and password, the token or the creds file of the connection.",
+            hint="Check the user and password, the token, the NKey or the creds file of the "
+            "connection.",
         )
     if isinstance(exc, (nats.errors.TimeoutError, TimeoutError)):
         return OperationTimeout(f"{what}: the NATS server did not answer in time.")
@@ -198,6 +227,8 @@ class NatsConnector(Connector):
         password: str | None = None,
         token: str | None = None,
         creds_file: str | None = None,
+        nkey: str | None = None,
+        nkey_seed: str | None = None,
         advisory_stream: str = "EVENTDESK_ADVISORIES",
     ) -> None:
         if isinstance(servers, str):
@@ -210,7 +241,33 @@ class NatsConnector(Connector):
         self._password = password
         self._token = token
         self._creds_file = creds_file
+        self._nkey_seed = nkey_seed.strip() if nkey_seed else None
+        register_secret(self._nkey_seed)  # the stripped form is the one in use
+        self.nkey = self._checked_nkey(nkey)
         self._nc: Client | None = None
+
+    def _checked_nkey(self, nkey: str | None) -> str | None:
+        """The user the seed signs in as; a seed of another key fails here, not at the server."""
+        if nkey and not _NKEY_USER.match(nkey):
+            # Never quoted: it may be the seed, put where the public key belongs.
+            raise ConfigurationError(
+                "The connection's NKey is not a user's public key (U and 55 more).",
+                hint="Set nkey to the public key; the seed (S…) belongs in the OS keyring.",
+            )
+        if not self._nkey_seed:
+            if nkey:
+                raise ConfigurationError(
+                    f"NKey user {nkey} was given no seed.",
+                    hint="Enter the seed, keep it in the OS keyring, or name its variable.",
+                )
+            return None
+        public_key = nkey_public_key(self._nkey_seed)
+        if nkey and public_key != nkey:
+            raise ConfigurationError(
+                f"The NKey seed is not the seed of {nkey}.",
+                hint=f"Enter the seed of {nkey}, or change the public key to {public_key}.",
+            )
+        return public_key
 
     def __repr__(self) -> str:
         return f"NatsConnector({','.join(self.servers)!r})"
@@ -240,6 +297,7 @@ class NatsConnector(Connector):
                     password=self._password,
                     token=self._token,
                     user_credentials=self._creds_file,
+                    nkeys_seed_str=self._nkey_seed,
                     name="eventdesk",
                     connect_timeout=min(timeout, 5.0),
                     allow_reconnect=False,
@@ -256,12 +314,21 @@ class NatsConnector(Connector):
             # The server's -ERR 'Authorization Violation' reaches us as a plain nats Error.
             refused = _AUTH_REFUSAL.search(str(exc))
             if auth is not None or refused or isinstance(exc, nats.errors.AuthorizationError):
-                raise _translate(nats.errors.AuthorizationError(), where) from exc
+                raise self._refused(where) from exc
             if isinstance(exc, TimeoutError) and not isinstance(exc, nats.errors.Error):
                 raise BrokerUnreachable(f"{where}: no answer within {timeout:g} s.") from exc
             if isinstance(exc, nats.errors.NoServersError | nats.errors.TimeoutError):
                 raise BrokerUnreachable(f"Cannot reach the NATS server at {where}.") from exc
             raise _translate(exc, where) from exc
+
+    def _refused(self, where: str) -> EventdeskError:
+        if self.nkey is None:
+            return _translate(nats.errors.AuthorizationError(), where)
+        return AuthenticationFailed(
+            f"The NATS server refused NKey user {self.nkey} ({where}).",
+            hint="Check that the server's authorization lists this public key "
+            "and that the seed is this user's.",
+        )
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None

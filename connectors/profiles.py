@@ -65,7 +65,19 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
         }
     ),
     BrokerKind.NATS: frozenset(
-        {"servers", "username", "password_env", "token_env", "creds_file", "advisory_stream"}
+        {
+            "servers",
+            "username",
+            "password_env",
+            "token_env",
+            # "token": a token is used, kept in the keyring (or asked) when no token_env.
+            "auth",
+            "creds_file",
+            # The NKey user's public key (U…); its seed is a secret like a password.
+            "nkey",
+            "nkey_seed_env",
+            "advisory_stream",
+        }
     ),
 }
 _SECRET_LOOKING = re.compile(r"pass(word)?$|secret(_access_key)?$|token$", re.IGNORECASE)

@@ -29,6 +29,8 @@ SECRET_FIELDS: tuple[str, ...] = (
     "secret access key",
     "SASL password",
     "ssl key password",
+    "NKey seed",
+    "token",
 )
 
 _IN_MEMORY = "Passwords are kept in memory until Eventdesk quits and never written to disk."

@@ -64,6 +64,15 @@ _AWS_CREDENTIALS = (
     ("Named AWS profile", "profile"),
     ("Access key (secret in the OS keyring)", "keys"),
 )
+_NATS_AUTH = (
+    ("None", ""),
+    ("User and password", "user"),
+    ("Token", "token"),
+    ("Credentials file (.creds)", "creds"),
+    ("NKey (public key and seed)", "nkey"),
+)
+# A NATS user's public key: "U" and 55 more base32 letters (the nkeys spec).
+_NKEY_USER = re.compile(r"^U[A-Z2-7]{55}$")
 _UNSAFE_HOSTNAME = (
     "Unsafe: any certificate signed by the CA is accepted for this host, so a "
     "man-in-the-middle with such a certificate goes unnoticed."
@@ -165,7 +174,7 @@ class ConnectionDialog(QDialog, TaskOwner):
             widget.changed.connect(self._validate)
         for check in (self.kafka_tls_check, self.rabbitmq_tls_check, self.verify_hostname_check):
             check.toggled.connect(self._on_layout_choice_changed)
-        for combo in (self.kafka_auth_combo, self.aws_credentials_combo):
+        for combo in (self.kafka_auth_combo, self.aws_credentials_combo, self.nats_auth_combo):
             combo.currentIndexChanged.connect(self._on_layout_choice_changed)
         self.management_username_edit.textChanged.connect(self._on_layout_choice_changed)
         self._show_rows_of(self.kind)
@@ -346,7 +355,40 @@ class ConnectionDialog(QDialog, TaskOwner):
         self.nats_servers_edit = QLineEdit(self)
         self.nats_servers_edit.setPlaceholderText("nats://host:4222")
         self.nats_servers_edit.setToolTip("Comma-separated nats:// URLs of any servers")
+        self.nats_auth_combo = QComboBox(self)
+        for title, method in _NATS_AUTH:
+            self.nats_auth_combo.addItem(title, method)
+        self.nats_user_edit = QLineEdit(self)
+        self.nats_password_secret = SecretSourceWidget(
+            "password", secrets=self._secrets, env_placeholder="NATS_PASSWORD", parent=self
+        )
+        self.nats_token_secret = SecretSourceWidget(
+            "token", secrets=self._secrets, env_placeholder="NATS_TOKEN", parent=self
+        )
+        self.nats_creds_edit = QLineEdit(self)
+        self.nats_creds_edit.setPlaceholderText("/path/to/user.creds")
+        self.nats_creds_edit.setToolTip(
+            "A .creds file (JWT and seed) made by nsc; Eventdesk stores only its path"
+        )
+        self.nkey_edit = QLineEdit(self)
+        self.nkey_edit.setPlaceholderText("U… (the user's public key)")
+        self.nkey_seed_secret = SecretSourceWidget(
+            "NKey seed", secrets=self._secrets, env_placeholder="NATS_NKEY_SEED", parent=self
+        )
+
+        def method_is(method: str) -> Callable[[], bool]:
+            return lambda: self.nats_auth_combo.currentData() == method
+
+        nkey = method_is("nkey")
         self._add_row(BrokerKind.NATS, "Servers:", self.nats_servers_edit)
+        self._add_row(BrokerKind.NATS, "Authentication:", self.nats_auth_combo)
+        self._add_row(BrokerKind.NATS, "User:", self.nats_user_edit, method_is("user"))
+        self._add_row(BrokerKind.NATS, "Password:", self.nats_password_secret, method_is("user"))
+        self._add_row(BrokerKind.NATS, "Token:", self.nats_token_secret, method_is("token"))
+        creds = method_is("creds")
+        self._add_row(BrokerKind.NATS, "Credentials file:", self.nats_creds_edit, creds)
+        self._add_row(BrokerKind.NATS, "NKey public key:", self.nkey_edit, nkey)
+        self._add_row(BrokerKind.NATS, "NKey seed:", self.nkey_seed_secret, nkey)
 
     # -- result -----------------------------------------------------------------------
 
@@ -365,7 +407,15 @@ class ConnectionDialog(QDialog, TaskOwner):
         return self.password_secret.persisted
 
     def _secret_widgets(self) -> list[SecretSourceWidget]:
-        return [self.sasl_secret, self.password_secret, self.management_secret, self.aws_secret]
+        return [
+            self.sasl_secret,
+            self.password_secret,
+            self.management_secret,
+            self.aws_secret,
+            self.nats_password_secret,
+            self.nats_token_secret,
+            self.nkey_seed_secret,
+        ]
 
     def _secrets_in_use(self) -> list[SecretSourceWidget]:
         """The secret widgets whose rows the current choices show."""
@@ -446,6 +496,17 @@ class ConnectionDialog(QDialog, TaskOwner):
     def _nats_problem(self) -> str | None:
         if not self.nats_servers_edit.text().strip():
             return "Enter at least one server, e.g. nats://127.0.0.1:4222."
+        method = self.nats_auth_combo.currentData()
+        if method == "user" and not self.nats_user_edit.text().strip():
+            return "Enter the user name."
+        if method == "creds":
+            if not self.nats_creds_edit.text().strip():
+                return "Enter the path of the .creds file."
+            return _missing_file(self.nats_creds_edit, "credentials file")
+        if self.nats_auth_combo.currentData() == "nkey" and not _NKEY_USER.match(
+            self.nkey_edit.text().strip()
+        ):
+            return "Enter the NKey user's public key: U and 55 more capital letters or digits."
         return None
 
     def profile(self) -> ConnectionProfile:
@@ -468,7 +529,7 @@ class ConnectionDialog(QDialog, TaskOwner):
             BrokerKind.KAFKA: self._kafka_settings,
             BrokerKind.RABBITMQ: self._rabbitmq_settings,
             BrokerKind.SQS: self._sqs_settings,
-            BrokerKind.NATS: lambda: {"servers": self.nats_servers_edit.text().strip()},
+            BrokerKind.NATS: self._nats_settings,
         }[self.kind]()
         return {key: value for key, value in settings.items() if value}
 
@@ -522,6 +583,22 @@ class ConnectionDialog(QDialog, TaskOwner):
         if source == "keys":
             settings["access_key_id"] = self.access_key_edit.text().strip()
             settings["secret_access_key_env"] = self._env_name(self.aws_secret)
+        return settings
+
+    def _nats_settings(self) -> dict[str, str]:
+        settings = {"servers": self.nats_servers_edit.text().strip()}
+        method = self.nats_auth_combo.currentData()
+        if method == "user":
+            settings["username"] = self.nats_user_edit.text().strip()
+            settings["password_env"] = self._env_name(self.nats_password_secret)
+        if method == "token":
+            settings["auth"] = "token"
+            settings["token_env"] = self._env_name(self.nats_token_secret)
+        if method == "creds":
+            settings["creds_file"] = self.nats_creds_edit.text().strip()
+        if method == "nkey":
+            settings["nkey"] = self.nkey_edit.text().strip()
+            settings["nkey_seed_env"] = self._env_name(self.nkey_seed_secret)
         return settings
 
     @staticmethod

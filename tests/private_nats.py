@@ -32,12 +32,21 @@ def _healthy(monitor_port: int) -> bool:
 
 
 @contextlib.contextmanager
-def private_jetstream(store: Path) -> Iterator[str]:
-    """Starts nats-server -js storing in `store`; yields its URL; stops it afterwards."""
+def private_jetstream(store: Path, *, config: str | None = None) -> Iterator[str]:
+    """Starts nats-server -js storing in `store`; yields its URL; stops it afterwards.
+
+    `config` is the text of a server config file (e.g. an `authorization` block); the
+    command line still decides address, ports and storage.
+    """
     server = shutil.which("nats-server")
     assert server, "nats-server is not installed (packaging/setup-debian.sh)"
     port, monitor_port = _free_port(), _free_port()
     args = ["-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor_port)]
+    if config is not None:
+        store.mkdir(parents=True, exist_ok=True)
+        config_file = store / "nats-server.conf"
+        config_file.write_text(config, encoding="utf-8")
+        args += ["-c", str(config_file)]
     process = subprocess.Popen(
         [server, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
