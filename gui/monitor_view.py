@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -270,6 +271,10 @@ class MonitorView(QWidget, TaskOwner):
         controls.addStretch(1)
         self.status_label = QLabel("Not sampling yet.", self)
         controls.addWidget(self.status_label)
+        # The status may be long ("Sampling 12 connection(s)…"); it must not set the tab's
+        # minimum width, which would squeeze the connection tree beside it.
+        self.status_label.setMinimumWidth(1)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.unreachable_label = QLabel(self)
         self.unreachable_label.setStyleSheet("color: #b71c1c;")

@@ -155,6 +155,8 @@ def test_a_dlq_crossing_its_threshold_notifies_marks_the_tree_and_survives_reope
     assert buffer is not None
     old = [v for at, v in zip(buffer.x.tolist(), buffer.y.tolist(), strict=True) if at <= closed_at]
     assert {5.0, 7.0, 0.0} <= set(old)
+    # The alert log is read from the event log after the charts' points: wait for it too.
+    driver.until(lambda: len(_alerts(again)) >= 2, timeout=10, message="the alert log")
     assert [e.kind for e in _alerts(again)] == [EventKind.ALERT, EventKind.RECOVERED]
 
 
