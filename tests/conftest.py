@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.nats_nkeys import NKeyUser, new_nkey_user, nkey_jetstream
 from tests.private_nats import private_jetstream
 
 BROKERS = Path(__file__).parent / "brokers"
@@ -223,3 +224,24 @@ async def drop_kafka_test_topics(unique_name: str, kafka_bootstrap: str) -> Asyn
             await admin.delete_topics(mine)
     finally:
         await admin.close()
+
+
+# --- NATS NKey users and a private server that admits only one (tests/nats_nkeys.py) ---
+
+
+@pytest.fixture
+def allowed() -> NKeyUser:
+    return new_nkey_user()
+
+
+@pytest.fixture
+def stranger() -> NKeyUser:
+    """A well-formed user key the server does not know."""
+    return new_nkey_user()
+
+
+@pytest.fixture
+def nkey_nats(tmp_path: Path, allowed: NKeyUser) -> Iterator[str]:
+    """A private nats-server that admits only the `allowed` NKey user."""
+    with nkey_jetstream(tmp_path / "jetstream", allowed) as url:
+        yield url

@@ -5,7 +5,6 @@ Every test makes fresh user key pairs (tests/nats_nkeys.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import nkeys
@@ -20,29 +19,11 @@ from eventdesk.connectors.secrets import SecretStore
 from keyring.backend import KeyringBackend
 
 from tests.connectors.test_secrets import secret_service  # noqa: F401  (fixture)
-from tests.nats_nkeys import NKeyUser, new_nkey_user, new_seed, nkey_jetstream
+from tests.nats_nkeys import NKeyUser, new_seed
 
 pytestmark = pytest.mark.nats
 
 SEED_FIELD = "NKey seed"
-
-
-@pytest.fixture
-def allowed() -> NKeyUser:
-    return new_nkey_user()
-
-
-@pytest.fixture
-def stranger() -> NKeyUser:
-    """A well-formed user key the server does not know."""
-    return new_nkey_user()
-
-
-@pytest.fixture
-def nkey_nats(tmp_path: Path, allowed: NKeyUser) -> Iterator[str]:
-    """A private nats-server that admits only the `allowed` NKey user."""
-    with nkey_jetstream(tmp_path / "jetstream", allowed) as url:
-        yield url
 
 
 def _profile(name: str, url: str, public_key: str, **settings: str) -> ConnectionProfile:

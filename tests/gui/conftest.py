@@ -18,10 +18,14 @@ import shiboken6
 from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
+from eventdesk.connectors.secrets import SecretStore
+from eventdesk.gui.connection_dialog import ConnectionDialog
 from eventdesk.gui.connection_tree_model import ConnectionState
 from eventdesk.gui.main_window import MainWindow
 
 from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
+
+from .fakes import DictKeyring
 
 # Before anything imports Qt: no display here, and none in CI.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -240,3 +244,21 @@ def rabbitmq_seed(rabbitmq, driver: LoopDriver, unique_name: str) -> Iterator[di
     names = driver.run(seed_rabbitmq(**account, prefix=unique_name, count=24), timeout=120)
     yield names
     driver.run(remove_seed(**account, names=names), timeout=60)
+
+
+# --- The connection dialog over an in-memory keyring (the NATS credential tests) ---
+
+
+@pytest.fixture
+def keyring_backend() -> DictKeyring:
+    return DictKeyring()
+
+
+@pytest.fixture
+def dialog(qtbot, driver: LoopDriver, keyring_backend: DictKeyring) -> Iterator[ConnectionDialog]:
+    """A shown ConnectionDialog whose secrets go to `keyring_backend`; tasks cancelled after."""
+    widget = ConnectionDialog([], secrets=SecretStore(keyring_backend))
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.cancel_tasks()

@@ -1,4 +1,5 @@
-"""In-test stand-ins for pure view logic: a Browser over a list, and messages to fill it."""
+"""In-test stand-ins for pure view logic: a Browser over a list, messages to fill it, and a
+keyring kept in a dict (the real Secret Service is tested in tests/connectors/)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from eventdesk.connectors.base import Browser
 from eventdesk.connectors.model import DeadLetterFacts, Message, Page
+from jaraco.classes import properties
+from keyring.backend import KeyringBackend
 
 
 def dead_letter(n: int, *, key: bytes | None = None, body: bytes = b'{"n": 1}') -> Message:
@@ -66,3 +69,26 @@ class ListBrowser(Browser):
 
     async def close(self) -> None:
         self.closed = True
+
+
+class DictKeyring(KeyringBackend):
+    """Stands in for the OS keyring in GUI tests; the real one is tested in connectors/."""
+
+    # Every KeyringBackend subclass joins keyring's own search; one that is not viable
+    # (its priority raises) is never picked for the rest of the session.
+    @properties.classproperty
+    def priority(cls) -> float:
+        raise RuntimeError("a test stand-in, used only when passed in")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)

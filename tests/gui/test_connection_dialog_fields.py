@@ -12,7 +12,7 @@ from eventdesk.connectors.secrets import SecretStore
 from eventdesk.gui.connection_dialog import ConnectionDialog
 from PySide6.QtWidgets import QDialogButtonBox
 
-from .test_connection_secrets import DictKeyring
+from .fakes import DictKeyring
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ import pytest
 from eventdesk.connectors.diagnosis import STEP_AUTHENTICATION
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import save_profiles
-from eventdesk.connectors.secrets import SERVICE, SecretStore
+from eventdesk.connectors.secrets import SERVICE
 from eventdesk.gui.connection_dialog import ConnectionDialog
 
 from tests.private_nats import private_jetstream
 
 from .conftest import LoopDriver
-from .test_connection_secrets import DictKeyring
 
 pytestmark = pytest.mark.nats
 
@@ -38,20 +37,6 @@ def user_nats(tmp_path: Path) -> Iterator[str]:
     config = f'authorization {{ users = [ {{ user: "ops", password: "{PASSWORD}" }} ] }}\n'
     with private_jetstream(tmp_path / "js", config=config) as url:
         yield url
-
-
-@pytest.fixture
-def keyring_backend() -> DictKeyring:
-    return DictKeyring()
-
-
-@pytest.fixture
-def dialog(qtbot, driver: LoopDriver, keyring_backend: DictKeyring) -> Iterator[ConnectionDialog]:
-    widget = ConnectionDialog([], secrets=SecretStore(keyring_backend))
-    qtbot.addWidget(widget)
-    widget.show()
-    yield widget
-    widget.cancel_tasks()
 
 
 def _nats(dialog: ConnectionDialog, url: str, method: str) -> None:

@@ -3,53 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from eventdesk.connectors.diagnosis import STEP_AUTHENTICATION
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import save_profiles
-from eventdesk.connectors.secrets import SERVICE, SecretStore
+from eventdesk.connectors.secrets import SERVICE
 from eventdesk.gui.connection_dialog import ConnectionDialog
 from PySide6.QtWidgets import QLabel
 
-from tests.nats_nkeys import NKeyUser, new_nkey_user, nkey_jetstream
+from tests.nats_nkeys import NKeyUser
 
 from .conftest import LoopDriver
-from .test_connection_secrets import DictKeyring
+from .fakes import DictKeyring
 
 pytestmark = pytest.mark.nats
-
-
-@pytest.fixture
-def allowed() -> NKeyUser:
-    return new_nkey_user()
-
-
-@pytest.fixture
-def stranger() -> NKeyUser:
-    return new_nkey_user()
-
-
-@pytest.fixture
-def nkey_nats(tmp_path: Path, allowed: NKeyUser) -> Iterator[str]:
-    with nkey_jetstream(tmp_path / "jetstream", allowed) as url:
-        yield url
-
-
-@pytest.fixture
-def keyring_backend() -> DictKeyring:
-    return DictKeyring()
-
-
-@pytest.fixture
-def dialog(qtbot, driver: LoopDriver, keyring_backend: DictKeyring) -> Iterator[ConnectionDialog]:
-    widget = ConnectionDialog([], secrets=SecretStore(keyring_backend))
-    qtbot.addWidget(widget)
-    widget.show()
-    yield widget
-    widget.cancel_tasks()
 
 
 def _fill_nkey(dialog: ConnectionDialog, qtbot, url: str, user: NKeyUser) -> None:

@@ -18,38 +18,13 @@ from eventdesk.gui import main_window as main_window_module
 from eventdesk.gui.connection_dialog import ConnectionDialog
 from eventdesk.gui.connection_tree_model import ConnectionState
 from eventdesk.gui.main_window import MainWindow, SecretPromptDialog
-from jaraco.classes import properties
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
 from .conftest import LoopDriver
-from .fakes import ListBrowser, dead_letter
+from .fakes import DictKeyring, ListBrowser, dead_letter
 
 DLQ = Endpoint("orders.DLQ", EndpointKind.QUEUE, depth=3, is_dead_letter=True)
-
-
-class DictKeyring(KeyringBackend):
-    """Stands in for the OS keyring in GUI tests; the real one is tested in connectors/."""
-
-    # Every KeyringBackend subclass joins keyring's own search; one that is not viable
-    # (its priority raises) is never picked for the rest of the session.
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("a test stand-in, used only when passed in")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
 
 
 class FakeConnector(Connector):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QLabel
 from tests.conftest import KafkaSecureSettings, RabbitMQSettings
 
 from .conftest import LoopDriver
-from .test_connection_secrets import DictKeyring
+from .fakes import DictKeyring
 
 
 @pytest.fixture

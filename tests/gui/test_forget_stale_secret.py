@@ -21,7 +21,7 @@ from tests.conftest import RabbitMQSettings
 from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
 
 from .conftest import LoopDriver
-from .test_connection_secrets import DictKeyring
+from .fakes import DictKeyring
 
 
 @pytest.fixture
