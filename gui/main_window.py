@@ -1132,10 +1132,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self.history.reload()
         if self._open != (connection, endpoint):
             return
-        entry = next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
-        self._open = None
-        self.browser.clear()
-        closing = self.browser.model.pending_closes()
+        _shown, closing = self._release_endpoint(connection, endpoint)
 
         async def reopen_after_give_back() -> None:
             # The old browser still holds the unsettled rest; reading before it gives them
@@ -1143,14 +1140,35 @@ class MainWindow(QMainWindow, TaskOwner):
             if closing:
                 await asyncio.wait(closing)
 
-        def reopen() -> None:
-            if self._open is None and entry is not None:
-                self._on_tree_endpoint_selected(connection, entry)
-            connector = self._connectors.get(connection)
-            if connector is not None:
-                self._relist(connection, connector)
+        AsyncOp(self, reopen_after_give_back).success(
+            lambda _: self._show_again(connection, endpoint, reopen=True)
+        ).run()
 
-        AsyncOp(self, reopen_after_give_back).success(lambda _: reopen()).run()
+    def _entry(self, connection: str, endpoint: str) -> Endpoint | None:
+        return next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+
+    def _release_endpoint(
+        self, connection: str, endpoint: str
+    ) -> tuple[bool, set[asyncio.Task[None]]]:
+        """Closes the table's browser if it shows this endpoint, so what it holds (RabbitMQ
+        unacked, SQS invisible) goes back; whether it was shown, and the closes to await."""
+        shown = self._open == (connection, endpoint)
+        if shown:
+            self._open = None
+            self.browser.clear()
+            self._update_empty_state()
+        return shown, self.browser.model.pending_closes()
+
+    def _show_again(self, connection: str, endpoint: str, *, reopen: bool) -> None:
+        """After work on an endpoint: the journal's view, the endpoint (if it was shown) and
+        the depths read afresh."""
+        self.history.reload()
+        entry = self._entry(connection, endpoint)
+        if reopen and entry is not None and self._open is None:
+            self._on_tree_endpoint_selected(connection, entry)
+        connector = self._connectors.get(connection)
+        if connector is not None:
+            self._relist(connection, connector)
         self._update_empty_state()
 
     # -- history and resume -----------------------------------------------------------
@@ -1254,38 +1272,21 @@ class MainWindow(QMainWindow, TaskOwner):
         The table's browser may hold messages of that endpoint (RabbitMQ unacked, SQS
         invisible): it is closed first, and the endpoint reopened after.
         """
-        reopen = self._open == (connection, endpoint)
-        if reopen:
-            self._open = None
-            self.browser.clear()
-        closing = self.browser.model.pending_closes()
+        reopen, closing = self._release_endpoint(connection, endpoint)
 
         async def run() -> T:
             if closing:
                 await asyncio.wait(closing)
             return await work()
 
-        def after() -> None:
-            self.history.reload()
-            entry = next(
-                (e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None
-            )
-            if reopen and entry is not None and self._open is None:
-                self._on_tree_endpoint_selected(connection, entry)
-            connector = self._connectors.get(connection)
-            if connector is not None:
-                self._relist(connection, connector)
-            self._update_empty_state()
-
         AsyncOp(self, run).with_progress(label).with_context(context).success(on_done).finally_(
-            after
+            lambda: self._show_again(connection, endpoint, reopen=reopen)
         ).run()
 
     def _open_entry(self) -> Endpoint | None:
         if self._open is None:
             return None
-        connection, endpoint = self._open
-        return next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+        return self._entry(*self._open)
 
     # -- SQS move task ----------------------------------------------------------------
 
@@ -1303,9 +1304,7 @@ class MainWindow(QMainWindow, TaskOwner):
             self.error_presenter.present(exc, context="Opening the journal")
             return
         # The table's browser hides the messages it shows; SQS would not move those.
-        self._open = None
-        self.browser.clear()
-        self._update_empty_state()
+        _shown, closing = self._release_endpoint(connection, endpoint)
         names = [e.name for e in self.tree_model.endpoints(connection)]
         dialog = SqsMoveDialog(
             connector,
@@ -1314,22 +1313,17 @@ class MainWindow(QMainWindow, TaskOwner):
             connection=connection,
             journal=journal,
             queues=names,
-            wait_for=self.browser.model.pending_closes(),
+            wait_for=closing,
             parent=self,
         )
-        dialog.finished.connect(lambda _code: self._reopen_after_move(connection, entry))
+        dialog.finished.connect(lambda _code: self._reopen_after_move(connection, endpoint))
         dialog.finished.connect(dialog.deleteLater)
         self.move_dialog = dialog
         dialog.open()
 
-    def _reopen_after_move(self, connection: str, entry: Endpoint) -> None:
+    def _reopen_after_move(self, connection: str, endpoint: str) -> None:
         self.move_dialog = None
-        self.history.reload()
-        if self._open is None:
-            self._on_tree_endpoint_selected(connection, entry)
-        connector = self._connectors.get(connection)
-        if connector is not None:
-            self._relist(connection, connector)
+        self._show_again(connection, endpoint, reopen=True)
 
     # -- purge ------------------------------------------------------------------------
 
@@ -1342,7 +1336,7 @@ class MainWindow(QMainWindow, TaskOwner):
         if connector is None or not can_purge(connector):
             self.statusBar().showMessage(f"{connection} cannot purge {endpoint}.", 8000)
             return
-        entry = next((e for e in self.tree_model.endpoints(connection) if e.name == endpoint), None)
+        entry = self._entry(connection, endpoint)
         dialog = PurgeDialog(endpoint, entry.depth if entry else None, profile, self)
         dialog.accepted.connect(lambda: self._purge(connection, endpoint, dialog.typed_name()))
         dialog.finished.connect(dialog.deleteLater)
