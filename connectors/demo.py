@@ -30,7 +30,7 @@ from typing import Any, Self, TypeVar
 import boto3
 from botocore.config import Config
 
-from .demo_local import Demo, start_local_demos
+from .demo_local import Demo, DemoServices, start_local_demos
 from .errors import ConfigurationError
 from .model import BrokerKind
 from .profiles import ConnectionProfile
@@ -239,7 +239,7 @@ class DemoEnvironment:
         self._clients: list[Any] = []
         self._sqs: Any = None
         self._sns: Any = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._services = DemoServices()
         self._fixed = False
         self._set_secret_env = False
         self._served_at = ""
@@ -292,10 +292,9 @@ class DemoEnvironment:
         except BaseException:
             await self.close()
             raise
-        for coroutine in (self._order_service(), self._order_consumer(), self._payments()):
-            task = asyncio.create_task(coroutine)
-            self._tasks.add(task)
-            task.add_done_callback(self._on_task_done)
+        self._services.spawn(self._order_service(), "eventdesk-demo:checkout")
+        self._services.spawn(self._order_consumer(), "eventdesk-demo:fulfilment")
+        self._services.spawn(self._payments(), "eventdesk-demo:payments")
         log.info("Demo SQS/SNS endpoint on %s", self._server.url)
         if self._local_brokers:
             # A third of the rate each: the local brokers add traffic, not triple it.
@@ -306,11 +305,7 @@ class DemoEnvironment:
         local_demos, self.local_demos = self.local_demos, []
         for demo in local_demos:
             await demo.close()
-        tasks, self._tasks = list(self._tasks), set()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._services.cancel()
         executor, self._executor = self._executor, None
         if executor is not None:
             # Blocks for at most one receive's wait (a second): no worker is left behind.
@@ -325,11 +320,6 @@ class DemoEnvironment:
         if self._set_secret_env:
             os.environ.pop(SECRET_ENV, None)
             self._set_secret_env = False
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("A demo service stopped", exc_info=task.exception())
 
     # -- what the window connects to ----------------------------------------------------
 

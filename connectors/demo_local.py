@@ -96,7 +96,7 @@ def spring_dead_letter_headers(
     ]
 
 
-class _Services:
+class DemoServices:
     """Tasks that run until closed; a failing one is logged, never raised into the app."""
 
     def __init__(self) -> None:
@@ -130,7 +130,7 @@ class KafkaDemo:
         self.bootstrap = bootstrap
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
-        self._services = _Services()
+        self._services = DemoServices()
         self.dead_lettered = 0
 
     def profile(self) -> ConnectionProfile:
@@ -214,7 +214,7 @@ class RabbitMQDemo:
         self._feed = feed
         self._rate = rate
         self._connection: aio_pika.abc.AbstractConnection | None = None
-        self._services = _Services()
+        self._services = DemoServices()
         self._set_password_env = False
         self.rejected = 0
 
