@@ -64,6 +64,15 @@ def _port(profile: ConnectionProfile, *, default: int) -> int:
     return int(text)
 
 
+def _whole_seconds(profile: ConnectionProfile, key: str, default: int) -> int:
+    text = profile.get(key, str(default)).strip()
+    if not text.isdigit():
+        raise ConfigurationError(
+            f"Connection {profile.name!r}: {key} {text!r} is not a whole number of seconds."
+        )
+    return int(text)
+
+
 def create_connector(
     profile: ConnectionProfile,
     *,
@@ -139,7 +148,7 @@ def create_connector(
             ),
         )
     if profile.kind is BrokerKind.SQS:
-        from .sqs import SqsConnector
+        from .sqs import BROWSE_HOLD_SECONDS, SqsConnector
 
         return SqsConnector(
             region=profile.get("region", "us-east-1"),
@@ -158,6 +167,7 @@ def create_connector(
                 else None
             ),
             role_arn=profile.get("role_arn") or None,
+            browse_hold_seconds=_whole_seconds(profile, "browse_hold_seconds", BROWSE_HOLD_SECONDS),
         )
     if profile.kind is BrokerKind.NATS:
         from .nats import NatsConnector

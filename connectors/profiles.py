@@ -62,6 +62,7 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
             "access_key_id",
             "secret_access_key_env",
             "role_arn",
+            "browse_hold_seconds",
         }
     ),
     BrokerKind.NATS: frozenset(

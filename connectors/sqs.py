@@ -72,11 +72,11 @@ _SNS_BUDGET = 10.0
 
 _RECEIVE_MAX = 10  # SQS's own cap per ReceiveMessage
 _PARALLEL_RECEIVES = 4
-# If the app dies while browsing, held messages come back on their own after this.
-_BROWSE_VISIBILITY = 300
-# Held messages older than this are re-hidden on the next page, so a long browse
-# does not hand them back to consumers (or to itself, as duplicates) half-way.
-_REFRESH_AFTER = 200.0
+# If the app dies while browsing, held messages come back on their own after this
+# (a profile's "browse_hold_seconds" changes it). While the browser is open, a keeper task
+# re-hides what it holds every third of it, so a long browse or replay never hands them
+# back to consumers (or to itself, as duplicates) half-way.
+BROWSE_HOLD_SECONDS = 300
 # Short polling samples only some SQS servers, so one empty answer proves
 # nothing; this many in a row (the later ones long-polling) means the end.
 _EMPTY_RECEIVES_AT_END = 3
@@ -304,6 +304,7 @@ class SqsConnector(Connector):
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         role_arn: str | None = None,
+        browse_hold_seconds: int = BROWSE_HOLD_SECONDS,
     ) -> None:
         if bool(access_key_id) != bool(secret_access_key):
             raise ConfigurationError(
@@ -317,6 +318,12 @@ class SqsConnector(Connector):
         self._secret_access_key = secret_access_key
         # Assumed with the credentials above (or the profile's) when connecting.
         self.role_arn = role_arn
+        if not 3 <= browse_hold_seconds <= 43_200:
+            raise ConfigurationError(
+                f"A browse hold of {browse_hold_seconds} s is out of range.",
+                hint="SQS visibility timeouts run from 3 s to 12 hours (43,200 s).",
+            )
+        self.browse_hold_seconds = browse_hold_seconds
         self._executor: ThreadPoolExecutor | None = None
         self._sqs: Any = None
         self._sns: Any = None
@@ -1192,6 +1199,7 @@ class SqsBrowser(Browser):
         self._empty_streak = 0
         self._exhausted = False
         self._closed = False
+        self._keeper: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> int:
@@ -1204,7 +1212,6 @@ class SqsBrowser(Browser):
         async with _deadline(timeout, f"Browsing {self.endpoint}"):
             if self._url is None:
                 await self._start()
-            await self._refresh_visibility()
             # One message past the page tells whether another page follows.
             while len(self._buffer) <= self.page_size and not self._exhausted:
                 if len(self._held) >= MAX_HELD:
@@ -1317,6 +1324,7 @@ class SqsBrowser(Browser):
         elif len(subscribed) == 1 and not sources:
             self._subscribed_queue = subscribed.pop()
         self._url = url
+        self._keeper = asyncio.create_task(self._keep_hidden(), name=f"keep {self.endpoint} hidden")
 
     async def _receive_round(self, wanted: int) -> None:
         sqs = self._connector._client()
@@ -1346,7 +1354,7 @@ class SqsBrowser(Browser):
         reply = sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=count,
-            VisibilityTimeout=_BROWSE_VISIBILITY,
+            VisibilityTimeout=self._connector.browse_hold_seconds,
             WaitTimeSeconds=wait,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -1403,15 +1411,29 @@ class SqsBrowser(Browser):
             attributes=attributes,
         )
 
-    async def _refresh_visibility(self) -> None:
-        cutoff = time.monotonic() - _REFRESH_AFTER
-        with self._lock:
-            stale = [h for h in self._held.values() if h.received_at < cutoff]
-            now = time.monotonic()
-            for held in stale:
-                held.received_at = now
-        if stale:
-            await self._change_visibility([h.receipt_handle for h in stale], _BROWSE_VISIBILITY)
+    async def _keep_hidden(self) -> None:
+        """While open, re-hide every held message before its hold runs out."""
+        hold = self._connector.browse_hold_seconds
+        while not self._closed:
+            await asyncio.sleep(hold / 3)
+            cutoff = time.monotonic() - hold / 3
+            with self._lock:
+                stale = [h for h in self._held.values() if h.received_at <= cutoff]
+                now = time.monotonic()
+                for held in stale:
+                    held.received_at = now
+            if not stale or self._closed:
+                continue
+            try:
+                await self._change_visibility([h.receipt_handle for h in stale], hold)
+            except EventdeskError as exc:
+                # Not fatal: the next round tries again; at worst they reappear (nothing lost).
+                log.warning(
+                    "Could not keep %d browsed messages of %s hidden: %s",
+                    len(stale),
+                    self.endpoint,
+                    exc,
+                )
 
     async def _change_visibility(self, handles: list[str], seconds: int) -> None:
         sqs = self._connector._client()
@@ -1434,6 +1456,8 @@ class SqsBrowser(Browser):
             handles = [h.receipt_handle for h in self._held.values()]
             self._held.clear()
             self._buffer.clear()
+        if self._keeper is not None:
+            self._keeper.cancel()
         self._connector._forget_browser(self)
         if not handles:
             return
@@ -1446,7 +1470,7 @@ class SqsBrowser(Browser):
                 "Could not release %d browsed messages of %s (back within %d s): %s",
                 len(handles),
                 self.endpoint,
-                _BROWSE_VISIBILITY,
+                self._connector.browse_hold_seconds,
                 exc,
             )
 

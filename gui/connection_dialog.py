@@ -16,6 +16,7 @@ from eventdesk.connectors.errors import ConfigurationError
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour
 from eventdesk.connectors.secrets import SecretStore
+from eventdesk.connectors.sqs import BROWSE_HOLD_SECONDS
 from PySide6.QtGui import QCloseEvent, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -339,6 +340,14 @@ class ConnectionDialog(QDialog, TaskOwner):
         )
         self.role_arn_edit = QLineEdit(self)
         self.role_arn_edit.setPlaceholderText("arn:aws:iam::123456789012:role/… (optional)")
+        self.browse_hold_spin = QSpinBox(self)
+        self.browse_hold_spin.setRange(3, 43_200)
+        self.browse_hold_spin.setValue(BROWSE_HOLD_SECONDS)
+        self.browse_hold_spin.setSuffix(" s")
+        self.browse_hold_spin.setToolTip(
+            "Browsing SQS hides the messages it shows. Eventdesk releases them when you leave "
+            "the queue; if it is killed first, they reappear after this long."
+        )
 
         def source_is(source: str) -> Callable[[], bool]:
             return lambda: self.aws_credentials_combo.currentData() == source
@@ -350,6 +359,7 @@ class ConnectionDialog(QDialog, TaskOwner):
         self._add_row(sqs, "Access key ID:", self.access_key_edit, source_is("keys"))
         self._add_row(sqs, "Secret access key:", self.aws_secret, source_is("keys"))
         self._add_row(sqs, "Role to assume:", self.role_arn_edit)
+        self._add_row(sqs, "Hold browsed messages:", self.browse_hold_spin)
 
     def _nats_rows(self) -> None:
         self.nats_servers_edit = QLineEdit(self)
@@ -577,6 +587,8 @@ class ConnectionDialog(QDialog, TaskOwner):
             "endpoint_url": self.endpoint_edit.text().strip(),
             "role_arn": self.role_arn_edit.text().strip(),
         }
+        if self.browse_hold_spin.value() != BROWSE_HOLD_SECONDS:
+            settings["browse_hold_seconds"] = str(self.browse_hold_spin.value())
         source = self.aws_credentials_combo.currentData()
         if source == "profile":
             settings["aws_profile"] = self.aws_profile_edit.text().strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from eventdesk.connectors.errors import (
     AuthenticationFailed,
     AuthorizationFailed,
     BrokerUnreachable,
+    ConfigurationError,
     ConnectionLost,
     EndpointNotFound,
 )
@@ -309,3 +311,32 @@ def test_errors_and_repr_never_show_the_secret() -> None:
         target="orders",
     )
     assert isinstance(missing, EndpointNotFound)
+
+
+async def test_an_open_browser_keeps_its_messages_hidden_past_a_short_hold(
+    elasticmq: SqsSettings, unique_name: str
+) -> None:
+    """The keeper re-hides what the browser holds before its hold runs out; a killed app's
+    messages would come back after `browse_hold_seconds`, an open browser's never do."""
+    client = boto3.client("sqs", endpoint_url=elasticmq.endpoint_url, region_name=elasticmq.region)
+    url = client.create_queue(QueueName=unique_name)["QueueUrl"]
+    try:
+        fill_queue(
+            endpoint_url=elasticmq.endpoint_url, region=elasticmq.region, queue_url=url, count=30
+        )
+        connector = SqsConnector(
+            region=elasticmq.region, endpoint_url=elasticmq.endpoint_url, browse_hold_seconds=3
+        )
+        async with connector, connector.browse(unique_name) as browser:
+            page = await browser.next_page(timeout=30)
+            assert len(page.messages) == 30
+            await asyncio.sleep(7)  # more than twice the hold
+            assert queue_counts(client, url) == (0, 30)
+        assert queue_counts(client, url) == (30, 0)
+    finally:
+        client.delete_queue(QueueUrl=url)
+
+
+def test_a_browse_hold_outside_what_sqs_allows_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="out of range"):
+        SqsConnector(region="us-east-1", browse_hold_seconds=2)

@@ -180,12 +180,14 @@ def test_aws_static_keys_profile_and_role(
     assert "is an ARN" in dialog.problem_label.text()
     dialog.role_arn_edit.setText("arn:aws:iam::123456789012:role/ops")
     dialog.region_edit.setText("eu-west-1")
+    dialog.browse_hold_spin.setValue(60)
 
     dialog.accept()
     assert dialog.profile().settings == {
         "region": "eu-west-1",
         "access_key_id": "AKIAEVENTDESKTEST",
         "role_arn": "arn:aws:iam::123456789012:role/ops",
+        "browse_hold_seconds": "60",
     }
     assert keyring_backend.entries == {
         ("eventdesk", "AWS prod/secret access key"): "aws-secret-1618"
