@@ -36,6 +36,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from .base import Browser, Connector
 from .dead_letters import dead_letter_source_from_name, parse_dead_letter
 from .errors import (
+    CONNECTION_ERRORS,
     AuthenticationFailed,
     AuthorizationFailed,
     BrokerError,
@@ -761,6 +762,8 @@ class SqsConnector(Connector):
             batches[-1].append((position, entry))
             batch_bytes += size
 
+        lost: list[EventdeskError] = []
+
         async def one(batch: list[tuple[int, dict[str, Any]]]) -> None:
             if not batch:
                 return
@@ -773,6 +776,8 @@ class SqsConnector(Connector):
                 )
             except EventdeskError as exc:
                 # SendMessageBatch is all-or-nothing only on a call failure like this one.
+                if isinstance(exc, CONNECTION_ERRORS):
+                    lost.append(exc)
                 for position, _ in batch:
                     outcomes[position] = Outcome(messages[position].source_id, False, str(exc))
                 return
@@ -791,6 +796,10 @@ class SqsConnector(Connector):
                 )
 
         await asyncio.gather(*(one(batch) for batch in batches))
+        if lost and not any(o.ok for o in outcomes.values()):
+            # Nothing got through because SQS could not be reached: the caller stops here
+            # (a replay ends "interrupted", resumable) instead of failing message by message.
+            raise lost[0]
         return [
             outcomes.get(position)
             or Outcome(outgoing.source_id, False, "SQS did not answer for this entry")
