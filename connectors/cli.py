@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--connection", required=True, help="connection profile name")
     p.add_argument("--endpoint", required=True, help="the queue or topic to purge")
     p.add_argument("--confirm", required=True, metavar="NAME", help="the endpoint's name again")
+    p.add_argument(
+        "--handled-only",
+        action="store_true",
+        help="Kafka: delete only the records already replayed or discarded (retention clean-up)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     h = commands.add_parser("history", help="the journal of replays and discards")
@@ -268,13 +273,15 @@ async def _purge(args: argparse.Namespace, out: TextIO) -> int:
                 confirm=args.confirm,
                 journal=journal,
                 source_connection=args.connection,
+                handled_only=args.handled_only,
             )
     if args.json:
         json.dump({"action_id": result.action_id, "removed": result.removed}, out, indent=2)
         out.write("\n")
     else:
+        what = "handled records deleted" if args.handled_only else "removed"
         print(
-            f"Purged {args.endpoint}: {result.removed} removed. Journal entry {result.action_id}.",
+            f"Purged {args.endpoint}: {result.removed} {what}. Journal entry {result.action_id}.",
             file=out,
         )
     return EXIT_OK

@@ -793,6 +793,28 @@ class KafkaConnector(Connector):
         await self.delete_records_before(endpoint, ends, timeout=timeout)
         return sum(end - begin for begin, end in ranges.values())
 
+    async def delete_handled(self, endpoint: str, *, timeout: float = 30.0) -> int:
+        """Retention clean-up: delete each partition's records below its first unhandled one.
+
+        Only what the review group marks handled (replayed or discarded) goes; a handled
+        record above an unhandled one stays, since Kafka deletes only up to an offset.
+        Returns how many records were deleted.
+        """
+        async with self._translated(f"reading the offsets of {endpoint}", timeout):
+            partitions = await self._partitions(endpoint)
+            ranges = await self._offset_ranges({endpoint: partitions})
+        handled = await self.handled_offsets(endpoint, timeout=timeout)
+        upto: dict[int, int] = {}
+        for tp, (begin, end) in ranges.items():
+            state = handled.get(tp.partition)
+            limit = min(state.committed, end) if state is not None else begin
+            if limit > begin:
+                upto[tp.partition] = limit
+        if not upto:
+            return 0
+        starts = await self.delete_records_before(endpoint, upto, timeout=timeout)
+        return sum(starts[p] - ranges[TopicPartition(endpoint, p)][0] for p in starts)
+
     async def _unhandled_counts(self, topics: Mapping[str, list[int]]) -> dict[str, int]:
         """Records not yet handled, for those of `topics` that have a review group."""
         admin = self._clients()[0]

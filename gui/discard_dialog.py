@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from eventdesk.connectors.profiles import ConnectionProfile
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -86,12 +87,16 @@ class DiscardDialog(ConfirmByNameDialog):
 
 
 class PurgeDialog(ConfirmByNameDialog):
+    """Purge a whole DLQ; on Kafka it offers, checked, to delete only the handled records."""
+
     def __init__(
         self,
         endpoint: str,
         depth: int | None,
         profile: ConnectionProfile,
         parent: QWidget | None = None,
+        *,
+        can_delete_handled: bool = False,
     ) -> None:
         about = f"about {depth:,} messages" if depth is not None else "every message"
         super().__init__(
@@ -107,3 +112,32 @@ class PurgeDialog(ConfirmByNameDialog):
             parent=parent,
         )
         self.purge_button = self.confirm_button
+        self._purge_text = self.message_label.text()
+        self.handled_only_check = QCheckBox(
+            "Delete only records already &handled (replayed or discarded)", self
+        )
+        self.handled_only_check.setToolTip(
+            "Retention clean-up: each partition loses the records below its first unhandled "
+            "one. Nothing still to handle is deleted."
+        )
+        self.handled_only_check.setVisible(can_delete_handled)
+        self.handled_only_check.setChecked(can_delete_handled)
+        self.layout().insertWidget(1, self.handled_only_check)
+        self.handled_only_check.toggled.connect(self._on_handled_only_toggled)
+        self._on_handled_only_toggled(self.handled_only_check.isChecked())
+
+    def handled_only(self) -> bool:
+        # isHidden, not isVisible: the dialog is already closed when this is asked.
+        return not self.handled_only_check.isHidden() and self.handled_only_check.isChecked()
+
+    def _on_handled_only_toggled(self, checked: bool) -> None:
+        if checked and not self.handled_only_check.isHidden():
+            self.message_label.setText(
+                f"Delete the handled records of {self.endpoint}: on each partition, every "
+                "record below the first one not yet replayed or discarded. Records still to "
+                "handle stay. Kafka cannot undo this."
+            )
+            self.purge_button.setText("&Delete handled records")
+        else:
+            self.message_label.setText(self._purge_text)
+            self.purge_button.setText("&Purge")

@@ -22,7 +22,7 @@ from eventdesk.connectors.factory import create_connector
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import BrokerKind, Endpoint, Message
 from eventdesk.connectors.profiles import ConnectionProfile, environment_colour, save_profiles
-from eventdesk.connectors.purge import PurgeResult, can_purge, purge
+from eventdesk.connectors.purge import PurgeResult, can_delete_handled, can_purge, purge
 from eventdesk.connectors.replay import Edits, ReplayResult, discard, resume
 from eventdesk.connectors.report import EndpointRef
 from eventdesk.connectors.sampling import ConnectorFactory
@@ -1337,13 +1337,21 @@ class MainWindow(QMainWindow, TaskOwner):
             self.statusBar().showMessage(f"{connection} cannot purge {endpoint}.", 8000)
             return
         entry = self._entry(connection, endpoint)
-        dialog = PurgeDialog(endpoint, entry.depth if entry else None, profile, self)
-        dialog.accepted.connect(lambda: self._purge(connection, endpoint, dialog.typed_name()))
+        dialog = PurgeDialog(
+            endpoint,
+            entry.depth if entry else None,
+            profile,
+            self,
+            can_delete_handled=can_delete_handled(connector),
+        )
+        dialog.accepted.connect(
+            lambda: self._purge(connection, endpoint, dialog.typed_name(), dialog.handled_only())
+        )
         dialog.finished.connect(dialog.deleteLater)
         self.purge_dialog = dialog
         dialog.open()
 
-    def _purge(self, connection: str, endpoint: str, typed: str) -> None:
+    def _purge(self, connection: str, endpoint: str, typed: str, handled_only: bool) -> None:
         connector = self._connectors.get(connection)
         if connector is None:
             return
@@ -1354,8 +1362,9 @@ class MainWindow(QMainWindow, TaskOwner):
             return
 
         def on_done(result: PurgeResult) -> None:
+            what = "handled records deleted" if handled_only else "removed"
             self.statusBar().showMessage(
-                f"Purged {endpoint}: {result.removed:,} removed (journal {result.action_id})",
+                f"Purged {endpoint}: {result.removed:,} {what} (journal {result.action_id})",
                 15000,
             )
 
@@ -1363,7 +1372,12 @@ class MainWindow(QMainWindow, TaskOwner):
             connection,
             endpoint,
             lambda: purge(
-                connector, endpoint, confirm=typed, journal=journal, source_connection=connection
+                connector,
+                endpoint,
+                confirm=typed,
+                journal=journal,
+                source_connection=connection,
+                handled_only=handled_only,
             ),
             label=f"Purging {endpoint}…",
             context=f"Purging {endpoint} on {connection}",

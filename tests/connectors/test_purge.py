@@ -10,8 +10,9 @@ import pytest
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.model import Outgoing
 from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
-from eventdesk.connectors.purge import PurgeRefused, can_purge, purge
+from eventdesk.connectors.purge import PurgeRefused, can_delete_handled, can_purge, purge
 from eventdesk.connectors.rabbitmq import RabbitMQConnector
+from eventdesk.connectors.replay import discard
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.connectors.conftest import NATS_DEAD_LETTERS
@@ -96,6 +97,55 @@ async def test_kafka_purge_deletes_every_record_up_to_the_end(
         async with connector.browse(topic) as browser:
             page = await browser.next_page(timeout=10)
         assert list(page.messages) == []
+
+
+async def test_kafka_delete_handled_removes_only_records_below_the_first_unhandled(
+    kafka_bootstrap, journal, unique_name
+):
+    topic = f"{unique_name}.DLT"
+    await create_topic(kafka_bootstrap, topic, partitions=1)
+    await fill_topic(kafka_bootstrap, topic, 20, 100, partitions=1)
+    async with KafkaConnector(bootstrap_servers=kafka_bootstrap) as connector:
+        assert can_delete_handled(connector)
+        async with connector.browse(topic) as browser:
+            letters = list((await browser.next_page(timeout=10)).messages)
+            chosen = [m for m in letters if m.id in {f"0:{o}" for o in (0, 1, 2, 3, 4, 8)}]
+            result = await discard(browser, chosen, journal=journal, source_connection="K")
+            assert result.succeeded == 6
+        deleted = await purge(
+            connector,
+            topic,
+            confirm=topic,
+            journal=journal,
+            source_connection="K",
+            handled_only=True,
+        )
+        # 0-4 go; 8 is handled too but sits above unhandled 5-7, so it stays, marked handled.
+        assert deleted.removed == 5
+        async with connector.browse(topic) as browser:
+            left = list((await browser.next_page(timeout=10)).messages)
+        assert [m.id for m in left] == [f"0:{o}" for o in range(5, 20)]
+        assert [m.id for m in left if m.attributes.get("handled") == "yes"] == ["0:8"]
+        assert await connector.depth(topic) == 15  # records left, handled 8 among them
+        again = await purge(
+            connector, topic, confirm=topic, journal=journal, source_connection="K",
+            handled_only=True,
+        )  # fmt: skip
+        assert again.removed == 0
+    [latest, *_] = journal.actions(3)
+    assert latest.kind == "delete-handled" and latest.detail == "0 messages removed"
+
+
+async def test_delete_handled_is_refused_where_the_broker_keeps_no_handled_records(
+    rabbitmq, journal, unique_name
+):
+    async with RabbitMQConnector(**rabbitmq.account()) as connector:
+        assert not can_delete_handled(connector)
+        with pytest.raises(PurgeRefused, match="only Kafka"):
+            await purge(
+                connector, unique_name, confirm=unique_name, journal=journal,
+                source_connection="R", handled_only=True,
+            )  # fmt: skip
 
 
 @pytest.mark.nats
