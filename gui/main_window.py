@@ -29,7 +29,7 @@ from eventdesk.connectors.sampling import ConnectorFactory
 from eventdesk.connectors.secrets import SecretStore
 from eventdesk.connectors.sqs import SqsConnector
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -58,6 +57,7 @@ from .discard_dialog import DiscardDialog, PurgeDialog
 from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
 from .history_view import HistoryView
+from .icons import action_icon
 from .message_browser_widget import MessageBrowserWidget, count_summary
 from .message_detail import NO_MESSAGE_TEXT, MessageDetailWidget
 from .message_editor_dialog import MessageEditorDialog
@@ -206,15 +206,12 @@ class MainWindow(QMainWindow, TaskOwner):
     # -- construction -----------------------------------------------------------------
 
     def _build_actions(self) -> None:
-        def icon(pixmap: QStyle.StandardPixmap) -> QIcon:
-            return self.style().standardIcon(pixmap)
-
         self.new_connection_action = make_action(
             self,
             "New connection…",
             "Add a Kafka, RabbitMQ or SQS connection",
             shortcut="Ctrl+N",
-            icon=icon(QStyle.StandardPixmap.SP_FileIcon),
+            icon=action_icon("new-connection"),
             on_triggered=self._on_new_connection_triggered,
         )
         self.refresh_action = make_action(
@@ -222,7 +219,7 @@ class MainWindow(QMainWindow, TaskOwner):
             "Refresh",
             "Reload endpoints and depths; reconnect connections that failed",
             shortcut="F5",
-            icon=icon(QStyle.StandardPixmap.SP_BrowserReload),
+            icon=action_icon("refresh"),
             on_triggered=self.refresh,
         )
         self.quit_action = make_action(
@@ -238,7 +235,7 @@ class MainWindow(QMainWindow, TaskOwner):
             "Replay…",
             "Send the selected messages again, to their original destination by default",
             shortcut="Ctrl+R",
-            icon=icon(QStyle.StandardPixmap.SP_MediaPlay),
+            icon=action_icon("replay"),
             on_triggered=self._on_replay_triggered,
         )
         self.discard_action = make_action(
@@ -246,7 +243,7 @@ class MainWindow(QMainWindow, TaskOwner):
             "Discard…",
             "Remove the selected messages for good, journaled",
             shortcut="Delete",
-            icon=icon(QStyle.StandardPixmap.SP_TrashIcon),
+            icon=action_icon("discard"),
             on_triggered=self._on_discard_triggered,
         )
         self.purge_action = make_action(

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSplitter,
-    QStyle,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from .actions import make_action
 from .failure_groups_widget import FailureGroupsWidget
+from .icons import action_icon
 from .message_table_model import Column, MessageTableModel
 from .operations import AsyncOp, TaskOwner
 from .search_bar import SearchBarWidget, search_summary
@@ -82,13 +82,12 @@ class MessageBrowserWidget(QWidget, TaskOwner):
         self._endpoint = ""
         self._expected_total: int | None = None
         self._context = ""
-        style = self.style()
 
         self.load_more_action = make_action(
             self,
             "Load more",
             "Load the next page of messages (Ctrl+L); retries after an error",
-            icon=style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown),
+            icon=action_icon("load-more"),
             on_triggered=self.model.load_more,
         )
         # Its tooltip names the key mid-sentence, so the shortcut is set here.
@@ -98,7 +97,7 @@ class MessageBrowserWidget(QWidget, TaskOwner):
             "Load all",
             "Keep loading pages until the end of the queue",
             shortcut="Ctrl+Shift+L",
-            icon=style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward),
+            icon=action_icon("load-all"),
             on_triggered=self.model.load_all,
         )
         self.stop_action = make_action(
@@ -106,7 +105,7 @@ class MessageBrowserWidget(QWidget, TaskOwner):
             "Stop loading",
             "Stop loading pages",
             shortcut="Esc",
-            icon=style.standardIcon(QStyle.StandardPixmap.SP_BrowserStop),
+            icon=action_icon("stop"),
             on_triggered=self.model.stop_loading,
         )
 
