@@ -62,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         which.add_argument("--all", action="store_true", help="every message in the DLQ")
         command.add_argument("--dry-run", action="store_true", help="show, change nothing")
         command.add_argument("--json", action="store_true", help="machine-readable output")
-        command.add_argument("--batch-size", type=int, default=100)
+        command.add_argument(
+            "--batch-size",
+            type=int,
+            help="messages per batch (default: 1,000 per Kafka transaction, else 100)",
+        )
 
     r = commands.add_parser("replay", help="send dead letters back (or elsewhere)")
     selection(r, required=False)
@@ -190,7 +194,7 @@ def _refuse_read_only(command: str, *profiles: ConnectionProfile) -> None:
 
 
 async def _act(args: argparse.Namespace, out: TextIO) -> int:
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise _UsageError("--batch-size must be at least 1")
     options = ReplayOptions()
     if args.command == "replay":

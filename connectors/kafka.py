@@ -1013,11 +1013,15 @@ class KafkaBrowser(Browser):
             outgoing=outgoing,
         )
         if self._handled is not None:
+            # Per partition at once: a transaction settles up to a thousand records.
+            handled: dict[int, list[int]] = {}
             for outcome, message in zip(outcomes, messages, strict=True):
                 where = message_offset(message)
                 if outcome.ok and where is not None and where[0] in self._handled:
-                    self._handled[where[0]] = self._handled[where[0]].with_handled([where[1]])
-                    self._reviewed = True
+                    handled.setdefault(where[0], []).append(where[1])
+            for partition, offsets in handled.items():
+                self._handled[partition] = self._handled[partition].with_handled(offsets)
+                self._reviewed = True
         return outcomes
 
     def _has_shown(self, partition: int, offset: int) -> bool:
@@ -1043,6 +1047,12 @@ class KafkaBrowser(Browser):
         self._connector._forget(self)
         consumer, self._consumer = self._consumer, None
         await _quietly_stop(consumer)
+        ledger = self._connector._ledger
+        if ledger is not None:
+            # Replays commit without waiting for the group's offsets to show it; readers
+            # elsewhere (a resume in another process) see it once this returns.
+            with contextlib.suppress(Exception):
+                await ledger.await_visible(self.topic)
 
     async def _open(self) -> None:
         partitions = await self._connector._partitions(self.topic)

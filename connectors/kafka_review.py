@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
@@ -177,6 +177,12 @@ def _covers(spans: Sequence[Span], offset: int) -> bool:
 # transaction's markers are written after the commit returns.
 _VISIBLE_WAIT_S = 5.0
 
+# The replay producer's batches: big enough that a transaction of a thousand records of a
+# few KB (value plus a Spring DLT's headers) goes out in a few requests per partition, not
+# hundreds (the transactional producer has one request in flight at a time), and well under
+# the broker's default message.max.bytes (1 MB).
+_PRODUCER_BATCH_BYTES = 512 * 1024
+
 
 def message_offset(message: Message) -> tuple[int, int] | None:
     """(partition, offset) from a browsed Kafka message's id, None if it is not one."""
@@ -192,6 +198,8 @@ class ReviewLedger:
     One per connector. Per DLQ it keeps a lock (one read-modify-write at a time in this
     process), the transactional producer (the broker fences everything else), and the
     last state it committed, because the group's offsets show a commit a moment late.
+    A returned commit is the confirmation; readers elsewhere are waited for only once,
+    by `await_visible` (a browser's close, the ledger's close), not after every commit.
     """
 
     def __init__(self, connector: KafkaConnector) -> None:
@@ -199,8 +207,13 @@ class ReviewLedger:
         self._locks: dict[str, asyncio.Lock] = {}
         self._producers: dict[str, AIOKafkaProducer] = {}
         self._committed: dict[str, dict[int, HandledState]] = {}
+        # Per DLQ, the partitions committed since the group's offsets last showed them.
+        self._unseen: dict[str, set[int]] = {}
 
     async def close(self) -> None:
+        for topic in list(self._unseen):
+            with contextlib.suppress(Exception):
+                await self.await_visible(topic)
         producers = list(self._producers.values())
         self._producers.clear()
         for producer in producers:
@@ -262,8 +275,9 @@ class ReviewLedger:
         outcomes: list[Outcome | None] = [None] * len(dead_letters)
         producer = await self._producer(topic)
         partitions = await self._connector._partitions(topic)
-        spans = await self._connector._offset_ranges({topic: partitions})
-        states = await self.read(topic, partitions)
+        spans, states = await asyncio.gather(
+            self._connector._offset_ranges({topic: partitions}), self.read(topic, partitions)
+        )
 
         chosen: dict[int, tuple[int, int]] = {}
         seen: set[tuple[int, int]] = set()
@@ -307,7 +321,7 @@ class ReviewLedger:
 
         placed = await self._transact(producer, topic, commits, target, outgoing, chosen)
         self._committed.setdefault(topic, {}).update(moved)
-        await self._await_visible(topic, commits)
+        self._unseen.setdefault(topic, set()).update(moved)
 
         group = review_group(topic)
         for i in chosen:
@@ -331,8 +345,18 @@ class ReviewLedger:
             if target is not None and outgoing is not None:
                 for i in chosen:
                     futures[i] = await send_record(producer, target, outgoing[i])
-            delivered = await asyncio.gather(*futures.values())
-            await producer.send_offsets_to_transaction(commits, review_group(topic))
+            # The offsets go while the records are still on their way: one round trip less
+            # per transaction, and a failure of either still aborts both. Every result is
+            # collected: when one fails, the others' errors are not left unretrieved.
+            results: list[Any] = await asyncio.gather(
+                producer.send_offsets_to_transaction(commits, review_group(topic)),
+                *futures.values(),
+                return_exceptions=True,
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                raise errors[0]
+            delivered = results[1:]
         except BaseException as exc:
             # Whatever failed, nothing may show: abort (if the producer can) and start over
             # with a fresh one, which fences this one should the abort not get through.
@@ -369,7 +393,8 @@ class ReviewLedger:
         producer = self._producers.get(topic)
         if producer is None:
             producer = self._connector._new_producer(
-                transactional_id=replay_transactional_id(topic)
+                transactional_id=replay_transactional_id(topic),
+                max_batch_size=_PRODUCER_BATCH_BYTES,
             )
             try:
                 # Registers the id with the coordinator, which aborts (or waits out) any
@@ -388,25 +413,42 @@ class ReviewLedger:
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def _await_visible(
-        self, topic: str, commits: Mapping[TopicPartition, OffsetAndMetadata]
-    ) -> None:
-        """Wait (briefly) until the group's offsets show the commit, for readers elsewhere."""
+    async def await_visible(self, topic: str, *, timeout: float = _VISIBLE_WAIT_S) -> bool:
+        """Wait (briefly) until the group's offsets show what this ledger committed on `topic`,
+        for readers elsewhere (another process resuming, a fresh connector); whether they do.
+        """
+        partitions = sorted(self._unseen.get(topic, ()))
+        if not partitions:
+            return True
         admin = self._connector._clients()[0]
-        deadline = time.monotonic() + _VISIBLE_WAIT_S
-        while time.monotonic() < deadline:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ours = self._committed.get(topic, {})
+        deadline = time.monotonic() + timeout
+        while True:
+            # Each ask bounded too: with the broker gone one request could outlast the wait.
             with contextlib.suppress(Exception):
-                now = await admin.list_consumer_group_offsets(
-                    review_group(topic), partitions=list(commits)
-                )
-                if all(
-                    tp in now
-                    and now[tp].offset == commit.offset
-                    and now[tp].metadata == commit.metadata
-                    for tp, commit in commits.items()
-                ):
-                    return
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
+                    now = await admin.list_consumer_group_offsets(
+                        review_group(topic), partitions=tps
+                    )
+                if all(_shows(now.get(tp), ours.get(tp.partition)) for tp in tps):
+                    self._unseen.pop(topic, None)
+                    return True
+            if time.monotonic() >= deadline:
+                # Waited once: a broken link should not hold up every later close too.
+                self._unseen.pop(topic, None)
+                return False
             await asyncio.sleep(0.02)
+
+
+def _shows(commit: OffsetAndMetadata | None, state: HandledState | None) -> bool:
+    """Whether a group commit holds at least everything `state` marks handled."""
+    if state is None:
+        return True
+    if commit is None:
+        return False
+    seen = HandledState.from_commit(commit.offset, commit.metadata)
+    return seen.union(state) == seen
 
 
 async def send_record(producer: AIOKafkaProducer, target: str, message: Outgoing) -> asyncio.Future:
@@ -417,7 +459,10 @@ async def send_record(producer: AIOKafkaProducer, target: str, message: Outgoing
         value=message.body,
         key=message.key,
         partition=int(partition) if partition is not None else None,
-        headers=[(name, header_bytes(value)) for name, value in message.headers],
+        headers=[
+            (name, value if type(value) is bytes else header_bytes(value))
+            for name, value in message.headers
+        ],
     )
 
 

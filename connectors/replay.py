@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -57,6 +57,18 @@ _CARRIED_OPTIONS = (
 )
 
 
+# Messages per batch when the options leave it to the engine. A batch on one Kafka
+# connector is one transaction, and each costs round trips to the transaction coordinator
+# and the review group whatever its size, so it carries many; elsewhere each batch is
+# confirmed and settled before the next, and progress and cancelling go by batches.
+DEFAULT_BATCH_SIZE = 100
+TRANSACTION_BATCH_SIZE = 1_000
+# ...and at most this many bytes of bodies per transaction, so one of big records still
+# commits well inside the producer's transaction timeout (60 s). Headers are left out:
+# Kafka keeps them small, and counting them would cost a walk over every header.
+TRANSACTION_BATCH_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayOptions:
     strip_dead_letter_headers: bool = False
@@ -64,7 +76,9 @@ class ReplayOptions:
     # Loop guard: a message already replayed this many times is refused. None: no guard.
     max_replays: int | None = 3
     rate: float | None = None  # messages per second; None: as fast as the brokers confirm
-    batch_size: int = 100
+    # None: the engine's choice (DEFAULT_BATCH_SIZE, or per Kafka transaction up to
+    # TRANSACTION_BATCH_SIZE and TRANSACTION_BATCH_BYTES).
+    batch_size: int | None = None
     timeout: float = 30.0
     # Canary: send the first K, wait this many seconds, and stop if any came straight back
     # to the dead-letter queue. 0: no canary.
@@ -76,7 +90,7 @@ class ReplayOptions:
             raise ValueError("canary_count must not be negative")
         if self.canary_wait < 0:
             raise ValueError("canary_wait must not be negative")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be positive")
@@ -316,6 +330,7 @@ class _Run:
         self.progress = progress
         self.cancel = cancel
         self.outcomes: dict[int, Outcome] = {}
+        self.succeeded = 0
         self.started = time.monotonic()
         # Set by work() to end with this status and detail instead of "completed".
         self.stop: tuple[str, str] | None = None
@@ -326,11 +341,17 @@ class _Run:
         final = [o for o in outcomes if not _sent_not_settled(o)]
         if sent_only:
             self.journal.record_outcomes(self.action_id, sent_only, state="sent")
-        self.journal.record_outcomes(self.action_id, final)
+        if final:
+            self.journal.record_outcomes(self.action_id, final)
         for position, outcome in zip(positions, outcomes, strict=True):
+            replaced = self.outcomes.get(position)
+            if replaced is not None and replaced.ok:
+                self.succeeded -= 1
+            if outcome.ok:
+                self.succeeded += 1
             self.outcomes[position] = outcome
         if self.progress is not None:
-            ok = sum(1 for o in self.outcomes.values() if o.ok)
+            ok = self.succeeded
             elapsed = max(time.monotonic() - self.started, 1e-6)
             try:
                 self.progress(
@@ -497,14 +518,12 @@ async def _replay_all(
         )
 
     options = run.options
-    size = options.batch_size
-    if options.rate is not None:
-        size = max(1, min(size, int(options.rate)))
+    count, max_bytes = _batch_limits(options, same and _transactional(source_connector))
     start = 0
     if options.canary_count and canary_source is not None and items:
         canary = items[: options.canary_count]
-        for at in range(0, len(canary), size):
-            await send(canary[at : at + size])
+        for batch in _batches(canary, count, max_bytes):
+            await send(batch)
         start = len(canary)
         sent = [m for p, m in canary if run.outcomes.get(p) is not None and run.outcomes[p].ok]
         if sent:
@@ -522,12 +541,47 @@ async def _replay_all(
                     f"{untouched} were not sent",
                 )
                 return
-    for at in range(start, len(items), size):
+    handled = start
+    for batch in _batches(items[start:], count, max_bytes):
         if run.cancelled():
             return
-        batch = items[at : at + size]
         await send(batch)
-        await run.pace(at + len(batch))
+        handled += len(batch)
+        await run.pace(handled)
+
+
+def _batch_limits(options: ReplayOptions, transactional: bool) -> tuple[int, int | None]:
+    """Messages per batch, and bytes per batch (None: no limit), for these options."""
+    if options.batch_size is not None:
+        count, max_bytes = options.batch_size, None
+    elif transactional:
+        count, max_bytes = TRANSACTION_BATCH_SIZE, TRANSACTION_BATCH_BYTES
+    else:
+        count, max_bytes = DEFAULT_BATCH_SIZE, None
+    if options.rate is not None:
+        # Paced per batch: a batch never holds more than a second's worth.
+        count = max(1, min(count, int(options.rate)))
+    return count, max_bytes
+
+
+def _batches(
+    items: Iterable[tuple[int, Message]], count: int, max_bytes: int | None
+) -> Iterator[list[tuple[int, Message]]]:
+    """`items` in order, in batches of at most `count` messages and `max_bytes` of bodies.
+
+    A body bigger than `max_bytes` goes in a batch of its own.
+    """
+    batch: list[tuple[int, Message]] = []
+    held = 0
+    for item in items:
+        size = len(item[1].body)
+        if batch and (len(batch) >= count or (max_bytes is not None and held + size > max_bytes)):
+            yield batch
+            batch, held = [], 0
+        batch.append(item)
+        held += size
+    if batch:
+        yield batch
 
 
 async def _came_back(
@@ -838,11 +892,12 @@ async def discard(
     *,
     journal: Journal,
     source_connection: str = "",
-    batch_size: int = 100,
+    batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: asyncio.Event | None = None,
 ) -> ReplayResult:
     """Settle (ack, delete, or move the review group past) these dead letters, journaled."""
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
     source = getattr(browser, "endpoint", "") or (dead_letters[0].endpoint if dead_letters else "")
     options = ReplayOptions(batch_size=batch_size, max_replays=None, add_replay_headers=False)
     record = journal.start_action(
@@ -867,9 +922,12 @@ async def discard(
 
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "ORIGINAL_ID_HEADER",
     "REPLAY_COUNT_HEADER",
     "REPLAY_ID_HEADER",
+    "TRANSACTION_BATCH_BYTES",
+    "TRANSACTION_BATCH_SIZE",
     "Edits",
     "MessageEdit",
     "PreviewItem",

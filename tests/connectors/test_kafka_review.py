@@ -1,0 +1,160 @@
+"""The review ledger against the real broker: a commit's return is the confirmation, readers
+elsewhere are waited for once, and a fenced producer starts over without a duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from eventdesk.connectors.kafka import KafkaConnector
+from eventdesk.connectors.kafka_review import (
+    HandledState,
+    replay_transactional_id,
+    review_group,
+)
+from eventdesk.connectors.model import Message, Outgoing
+
+from tests.connectors.pages import all_pages
+from tests.seed.kafka import create_topic, fill_topic, read_committed
+
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
+
+
+@pytest.fixture
+async def connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
+    async with KafkaConnector(kafka_bootstrap) as connector:
+        yield connector
+
+
+@pytest.fixture
+async def dlt(kafka_bootstrap: str, unique_name: str) -> tuple[str, str]:
+    """A one-partition Spring DLT of thirty dead letters, and the topic they came from."""
+    source = f"{unique_name}.orders"
+    await create_topic(kafka_bootstrap, source)
+    await fill_topic(kafka_bootstrap, f"{source}.DLT", 30, size=100)
+    return f"{source}.DLT", source
+
+
+def _outgoing(messages: list[Message]) -> list[Outgoing]:
+    return [Outgoing(m.id, m.body, m.key, headers=m.headers) for m in messages]
+
+
+async def _group_commit(bootstrap: str, topic: str) -> HandledState:
+    """The review group's commit for partition 0, as the broker answers it now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        commits = await admin.list_consumer_group_offsets(review_group(topic), partitions=[tp])
+    finally:
+        await admin.close()
+    commit = commits.get(tp)
+    return (
+        HandledState()
+        if commit is None
+        else HandledState.from_commit(commit.offset, commit.metadata)
+    )
+
+
+async def test_transactions_do_not_poll_the_group_after_each_commit(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str
+) -> None:
+    dlq, source = dlt
+    admin = connector._clients()[0]
+    asked: list[str] = []
+    original = admin.list_consumer_group_offsets
+
+    async def counted(group: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(group)
+        return await original(group, *args, **kwargs)
+
+    async with connector.browse(dlq) as browser:
+        letters = await all_pages(browser)
+        admin.list_consumer_group_offsets = counted  # type: ignore[method-assign]
+        try:
+            for start in range(0, 30, 10):
+                batch = letters[start : start + 10]
+                outcomes = await connector.send_and_settle(source, _outgoing(batch), browser, batch)
+                assert all(o.ok for o in outcomes), outcomes
+            # One read of the review state per transaction, none to watch the commit land.
+            assert asked == [review_group(dlq)] * 3
+        finally:
+            del admin.list_consumer_group_offsets
+    # Closing the browser waited once, so the broker's own answer already shows all of it.
+    assert await _group_commit(kafka_bootstrap, dlq) == HandledState(30)
+    assert len(await read_committed(kafka_bootstrap, source)) == 30
+
+
+async def test_await_visible_returns_once_the_group_shows_the_commit(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str
+) -> None:
+    dlq, source = dlt
+    ledger = connector._review_ledger()
+    # Nothing committed on it yet: nothing to wait for.
+    assert await ledger.await_visible(dlq, timeout=0)
+    async with connector.browse(dlq) as browser:
+        letters = await all_pages(browser)
+        chosen = [letters[0], letters[1], letters[4]]
+        outcomes = await connector.send_and_settle(source, _outgoing(chosen), browser, chosen)
+        assert all(o.ok for o in outcomes)
+        assert await ledger.await_visible(dlq, timeout=10)
+        assert await _group_commit(kafka_bootstrap, dlq) == HandledState(2, ((4, 4),))
+
+
+async def test_a_fenced_ledger_starts_over_with_nothing_doubled(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str
+) -> None:
+    dlq, source = dlt
+    async with connector.browse(dlq) as browser:
+        letters = await all_pages(browser)
+        first = await connector.send_and_settle(
+            source, _outgoing(letters[:10]), browser, letters[:10]
+        )
+        assert all(o.ok for o in first)
+        # Another replayer of the same DLQ takes the transactional id: this ledger's producer
+        # is fenced while its records and offsets are on their way together; nothing of that
+        # transaction commits, and the ledger starts over with a fresh producer.
+        other = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, transactional_id=replay_transactional_id(dlq)
+        )
+        await other.start()
+        await other.stop()
+        rest = letters[10:]
+        second = await connector.send_and_settle(source, _outgoing(rest), browser, rest)
+        assert all(o.ok for o in second), second
+    records = await read_committed(kafka_bootstrap, source)
+    assert sorted(r.key for r in records) == sorted(m.key for m in letters)
+    assert await _group_commit(kafka_bootstrap, dlq) == HandledState(30)
+
+
+async def test_await_visible_gives_up_in_time_when_the_commit_cannot_show(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str
+) -> None:
+    dlq, source = dlt
+    ledger = connector._review_ledger()
+    async with connector.browse(dlq) as browser:
+        letters = await all_pages(browser)
+        outcomes = await connector.send_and_settle(source, _outgoing(letters), browser, letters)
+        assert all(o.ok for o in outcomes)
+        # Deleting the DLT deletes the group's offsets for it: the commit can never show.
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([dlq])
+        finally:
+            await admin.close()
+        deadline = time.monotonic() + 30
+        while await _group_commit(kafka_bootstrap, dlq) != HandledState():
+            assert time.monotonic() < deadline, "the group kept the deleted topic's offsets"
+            await asyncio.sleep(0.2)
+
+        started = time.monotonic()
+        assert not await ledger.await_visible(dlq, timeout=1.0)
+        assert time.monotonic() - started < 3
+        # Given up once: a later close does not wait again.
+        assert await ledger.await_visible(dlq, timeout=0)

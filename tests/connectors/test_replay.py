@@ -1,0 +1,164 @@
+"""How the replay engine batches: a thousand per Kafka transaction, fewer for big records,
+the operator's batch size when given, a hundred elsewhere; exactly once all the same."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator
+
+import pytest
+from eventdesk.connectors import replay as replay_module
+from eventdesk.connectors.journal import Journal
+from eventdesk.connectors.kafka import KafkaConnector
+from eventdesk.connectors.kafka_review import HandledState
+from eventdesk.connectors.model import Message
+from eventdesk.connectors.replay import (
+    DEFAULT_BATCH_SIZE,
+    ORIGINAL_ID_HEADER,
+    TRANSACTION_BATCH_SIZE,
+    ReplayOptions,
+    ReplayProgress,
+    ReplayResult,
+    replay,
+)
+
+from tests.connectors.pages import all_pages
+from tests.seed.kafka import create_topic, fill_topic, read_committed
+
+pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
+
+
+@pytest.fixture
+async def connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
+    async with KafkaConnector(kafka_bootstrap) as connector:
+        yield connector
+
+
+async def _dlt(bootstrap: str, name: str, count: int, size: int = 200) -> tuple[str, str]:
+    """A one-partition Spring DLT of `count` dead letters, and the empty topic they came from."""
+    source = f"{name}.orders"
+    await create_topic(bootstrap, source)
+    await fill_topic(bootstrap, f"{source}.DLT", count, size=size)
+    return f"{source}.DLT", source
+
+
+async def _replay_all(
+    source: KafkaConnector,
+    dlq: str,
+    options: ReplayOptions,
+    journal: Journal,
+    target_connector: KafkaConnector | None = None,
+) -> tuple[ReplayResult, list[int]]:
+    """Browse the whole DLT and replay it to its original topic; the progress counts seen."""
+    seen: list[ReplayProgress] = []
+    async with source.browse(dlq) as browser:
+        letters = await all_pages(browser)
+        result = await replay(
+            source,
+            browser,
+            letters,
+            target_connector or source,
+            None,
+            options=options,
+            journal=journal,
+            progress=seen.append,
+        )
+    return result, [p.sent for p in seen]
+
+
+async def _assert_exactly_once(bootstrap: str, dlq: str, target: str, count: int) -> None:
+    """Each dead letter once in the target (read_committed), and all handled, seen afresh."""
+    records = await read_committed(bootstrap, target)
+    keys = collections.Counter(dict(r.headers)[ORIGINAL_ID_HEADER].decode() for r in records)
+    assert set(keys) == {f"0:{n}" for n in range(count)}
+    assert set(keys.values()) == {1}
+    # A fresh connector reads only the broker: the review group's commit shows already.
+    async with KafkaConnector(bootstrap) as fresh:
+        assert await fresh.handled_offsets(dlq) == {0: HandledState(count)}
+
+
+def _journaled(journal: Journal, result: ReplayResult) -> collections.Counter[str]:
+    record = journal.action(result.action_id)
+    assert record is not None
+    details = [m.detail for m in record.messages]
+    # Every message has its own outcome: where its copy landed in the target.
+    assert len(set(details)) == len(details)
+    return collections.Counter(m.state for m in record.messages)
+
+
+async def test_a_kafka_replay_sends_a_thousand_per_transaction(
+    connector: KafkaConnector, kafka_bootstrap: str, journal: Journal, unique_name: str
+) -> None:
+    count = 2 * TRANSACTION_BATCH_SIZE + 500
+    dlq, source = await _dlt(kafka_bootstrap, unique_name, count)
+
+    result, progress = await _replay_all(connector, dlq, ReplayOptions(), journal)
+
+    assert result.ok, result.detail
+    # One progress report per transaction: each committed records and review offsets at once.
+    assert progress == [TRANSACTION_BATCH_SIZE, 2 * TRANSACTION_BATCH_SIZE, count]
+    assert _journaled(journal, result) == {"settled": count}
+    await _assert_exactly_once(kafka_bootstrap, dlq, source, count)
+
+
+async def test_big_records_make_smaller_transactions(
+    connector: KafkaConnector,
+    kafka_bootstrap: str,
+    journal: Journal,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Five 10,000-byte bodies fit in 50,000 bytes, a sixth would not.
+    monkeypatch.setattr(replay_module, "TRANSACTION_BATCH_BYTES", 50_000)
+    dlq, source = await _dlt(kafka_bootstrap, unique_name, 23, size=10_000)
+
+    result, progress = await _replay_all(connector, dlq, ReplayOptions(), journal)
+
+    assert result.ok, result.detail
+    assert progress == [5, 10, 15, 20, 23]
+    await _assert_exactly_once(kafka_bootstrap, dlq, source, 23)
+
+
+async def test_the_operators_batch_size_is_kept(
+    connector: KafkaConnector, kafka_bootstrap: str, journal: Journal, unique_name: str
+) -> None:
+    dlq, source = await _dlt(kafka_bootstrap, unique_name, 700)
+
+    result, progress = await _replay_all(connector, dlq, ReplayOptions(batch_size=300), journal)
+
+    assert result.ok, result.detail
+    assert progress == [300, 600, 700]
+    record = journal.action(result.action_id)
+    assert record is not None and record.options["batch_size"] == 300
+    await _assert_exactly_once(kafka_bootstrap, dlq, source, 700)
+
+
+async def test_send_then_settle_keeps_batches_of_a_hundred(
+    connector: KafkaConnector, kafka_bootstrap: str, journal: Journal, unique_name: str
+) -> None:
+    # Another connector as the target: no shared transaction, so send, journal, then settle.
+    dlq, source = await _dlt(kafka_bootstrap, unique_name, 250)
+    async with KafkaConnector(kafka_bootstrap) as target:
+        result, progress = await _replay_all(connector, dlq, ReplayOptions(), journal, target)
+
+    assert result.ok, result.detail
+    assert progress == [DEFAULT_BATCH_SIZE, 2 * DEFAULT_BATCH_SIZE, 250]
+    assert _journaled(journal, result) == {"settled": 250}
+    await _assert_exactly_once(kafka_bootstrap, dlq, source, 250)
+
+
+def _letters(*sizes: int) -> list[tuple[int, Message]]:
+    return [(n, Message(endpoint="q", id=str(n), body=b"x" * size)) for n, size in enumerate(sizes)]
+
+
+def test_batches_split_by_count_and_by_bytes_keeping_order() -> None:
+    batches = replay_module._batches
+
+    def ids(found: list[list[tuple[int, Message]]]) -> list[list[int]]:
+        return [[n for n, _ in batch] for batch in found]
+
+    assert ids(list(batches(_letters(*[1] * 7), 3, None))) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert ids(list(batches(_letters(40, 40, 40, 10, 90), 10, 100))) == [[0, 1], [2, 3], [4]]
+    # One body over the limit still goes, alone.
+    assert ids(list(batches(_letters(10, 500, 10), 10, 100))) == [[0], [1], [2]]
+    assert list(batches([], 10, 100)) == []
