@@ -318,6 +318,18 @@ def _described(name: str | None, detail: str | None) -> str | None:
 # --- The headers of one message -----------------------------------------------------------------
 
 
+# The prefixes readers test with has_prefix (none is a prefix of another).
+_READER_PREFIXES = (
+    "kafka_dlt-",
+    "__connect.errors.",
+    "dead-letter-",
+    "MT-Fault-",
+    "NServiceBus.ExceptionInfo.",
+    "x-first-death-",
+    "x-last-death-",
+)
+
+
 class _HeaderView:
     """The last value of each header and system attribute, remembering which ones were used.
 
@@ -339,7 +351,13 @@ class _HeaderView:
         # A null value says nothing; a repeated header whose last value is null is absent.
         self._values = {name: value for name, value in values.items() if value is not None}
         self._used: set[str] = set()
-        self._prefix_seen: dict[str, bool] = {}  # every reader asks; browsing parses 100,000s
+        # Every reader asks for its prefix and browsing parses 100,000s of messages: one pass
+        # over the names finds the prefixes the readers ask for.
+        self._prefixes = {
+            next(p for p in _READER_PREFIXES if name.startswith(p))
+            for name in self._values
+            if name.startswith(_READER_PREFIXES)
+        }
 
     def __contains__(self, name: str) -> bool:
         return name in self._values
@@ -348,10 +366,9 @@ class _HeaderView:
         return any(name in self._values for name in names)
 
     def has_prefix(self, prefix: str) -> bool:
-        seen = self._prefix_seen.get(prefix)
-        if seen is None:
-            seen = self._prefix_seen[prefix] = any(name.startswith(prefix) for name in self._values)
-        return seen
+        if prefix in _READER_PREFIXES:
+            return prefix in self._prefixes
+        return any(name.startswith(prefix) for name in self._values)
 
     def peek(self, name: str) -> HeaderValue | None:
         """The raw value, without counting it as used."""
