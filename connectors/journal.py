@@ -72,6 +72,9 @@ _ADDED_MESSAGE_COLUMNS = (
     # NULL when the message went as it was. payload_sha256 stays the original's.
     ("edited_body", "BLOB"),
     ("edited_headers", "TEXT"),
+    # An edited Kafka key: key_edited says whether edited_key (NULL: no key) replaces it.
+    ("edited_key", "BLOB"),
+    ("key_edited", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -117,6 +120,8 @@ class PlannedMessage:
     # What an edited replay sends instead of the dead letter's body and headers.
     edited_body: bytes | None = None
     edited_headers: Headers | None = None
+    edited_key: bytes | None = None
+    key_edited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,8 @@ class MessageRecord:
     updated_at: str
     edited_body: bytes | None = None
     edited_headers: Headers | None = None
+    edited_key: bytes | None = None
+    key_edited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +239,8 @@ class Journal(SQLiteFile):
                 now,
                 m.edited_body,
                 _headers_to_json(m.edited_headers),
+                m.edited_key,
+                int(m.key_edited),
             )
             for position, m in enumerate(messages)
         ]
@@ -254,8 +263,8 @@ class Journal(SQLiteFile):
             )
             self._db.executemany(
                 "INSERT INTO action_messages (action_id, position, source_id, payload_sha256,"
-                " target, state, updated_at, edited_body, edited_headers)"
-                " VALUES (?,?,?,?,?,'pending',?,?,?)",
+                " target, state, updated_at, edited_body, edited_headers, edited_key, key_edited)"
+                " VALUES (?,?,?,?,?,'pending',?,?,?,?,?)",
                 rows,
             )
             self._claim(action_id, now)
@@ -285,7 +294,9 @@ class Journal(SQLiteFile):
                     now,
                     m.edited_body,
                     # As stored: edited headers come back the way the JSON gives them.
-                    _headers_from_json(row[-1]),
+                    _headers_from_json(row[-3]),
+                    m.edited_key,
+                    m.key_edited,
                 )
                 for (position, m), row in zip(enumerate(messages), rows, strict=True)
             ),
@@ -401,14 +412,17 @@ class Journal(SQLiteFile):
             columns = [c[0] for c in cursor.description]
             messages = self._db.execute(
                 "SELECT position, source_id, payload_sha256, target, state, detail, updated_at,"
-                " edited_body, edited_headers"
+                " edited_body, edited_headers, edited_key, key_edited"
                 " FROM action_messages WHERE action_id=? ORDER BY position",
                 (action_id,),
             ).fetchall()
             record = self._action(dict(zip(columns, row, strict=True)))
         return replace(
             record,
-            messages=tuple(MessageRecord(*m[:7], m[7], _headers_from_json(m[8])) for m in messages),
+            messages=tuple(
+                MessageRecord(*m[:7], m[7], _headers_from_json(m[8]), m[9], bool(m[10]))
+                for m in messages
+            ),
         )
 
     def unfinished(self, *, mark_abandoned: bool = False) -> list[ActionRecord]:

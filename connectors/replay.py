@@ -8,6 +8,7 @@ step before the next one starts.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -98,6 +99,13 @@ class ReplayOptions:
             raise ValueError("max_replays must be at least 1")
 
 
+class _Keep(enum.Enum):
+    KEY = "the dead letter's own key"
+
+
+KEEP_KEY = _Keep.KEY
+
+
 @dataclass(frozen=True, slots=True)
 class MessageEdit:
     """The operator's version of a dead letter: sent instead of its body (and headers).
@@ -108,6 +116,8 @@ class MessageEdit:
     body: bytes
     # None: the dead letter's own headers.
     headers: Headers | None = None
+    # KEEP_KEY: the dead letter's own key; None sends no key.
+    key: bytes | _Keep | None = KEEP_KEY
 
 
 # Edits by the dead letter's Message.id; a message without one is sent as it is.
@@ -234,7 +244,7 @@ def outgoing_for(
     return Outgoing(
         source_id=message.id,
         body=message.body if edit is None else edit.body,
-        key=message.key,
+        key=message.key if edit is None or edit.key is KEEP_KEY else edit.key,
         headers=tuple(headers),
         options=carried,
     )
@@ -495,6 +505,8 @@ def _planned(message: Message, target: str, edit: MessageEdit | None) -> Planned
         target or None,
         edited_body=None if edit is None else edit.body,
         edited_headers=None if edit is None else edit.headers,
+        edited_key=None if edit is None or edit.key is KEEP_KEY else edit.key,
+        key_edited=edit is not None and edit.key is not KEEP_KEY,
     )
 
 
@@ -827,7 +839,8 @@ async def _resume_in(
         else:
             targets[message.id] = planned.target or default_target(message) or ""
             if planned.edited_body is not None:
-                edits[message.id] = MessageEdit(planned.edited_body, planned.edited_headers)
+                key = planned.edited_key if planned.key_edited else KEEP_KEY
+                edits[message.id] = MessageEdit(planned.edited_body, planned.edited_headers, key)
             resend.append((position, message))
     for done in (gone, mismatched):
         if done:
@@ -923,6 +936,7 @@ async def discard(
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "KEEP_KEY",
     "ORIGINAL_ID_HEADER",
     "REPLAY_COUNT_HEADER",
     "REPLAY_ID_HEADER",

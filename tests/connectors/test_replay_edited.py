@@ -211,6 +211,47 @@ async def test_kafka_edited_replay_writes_the_edit_and_marks_the_original_handle
     assert all(m.body not in {r.value for r in records} for m in letters)
 
 
+@pytest.mark.kafka
+@pytest.mark.usefixtures("drop_kafka_test_topics")
+async def test_kafka_edited_key_goes_out_and_a_resume_sends_the_same_key(
+    kafka_bootstrap: str, unique_name: str, journal
+) -> None:
+    source = f"{unique_name}.orders"
+    await create_topic(kafka_bootstrap, source)
+    await fill_topic(kafka_bootstrap, f"{source}.DLT", 3, size=120)
+    async with KafkaConnector(kafka_bootstrap) as connector:
+        async with connector.browse(f"{source}.DLT") as browser:
+            first, second, third = await all_pages(browser)
+            result = await replay(
+                connector, browser, [first, second], connector, source, journal=journal,
+                options=ReplayOptions(),
+                edits={
+                    first.id: MessageEdit(first.body, key=b"NEW-KEY"),
+                    second.id: MessageEdit(second.body, key=None),
+                },
+            )  # fmt: skip
+        assert result.ok, result
+        record = journal.action(result.action_id)
+        stored = {m.source_id: (m.edited_key, m.key_edited) for m in record.messages}
+        assert stored == {first.id: (b"NEW-KEY", True), second.id: (None, True)}
+        # As a replay killed before it sent anything leaves its journal entry.
+        interrupted = journal.start_action(
+            kind="replay", source_connection="local", source=f"{source}.DLT",
+            target_connection="local", target=source, options={}, status="interrupted",
+            messages=[
+                PlannedMessage(
+                    third.id, payload_sha256(third.body), source, edited_body=third.body,
+                    edited_key=b"RESUMED-KEY", key_edited=True,
+                )
+            ],
+        )  # fmt: skip
+        resumed = await resume(interrupted.id, connector, connector, journal=journal)
+        assert resumed.ok, resumed
+    keys = {r.value: r.key for r in await read_committed(kafka_bootstrap, source)}
+    assert keys == {first.body: b"NEW-KEY", second.body: None, third.body: b"RESUMED-KEY"}
+    assert first.key not in (None, b"NEW-KEY")  # the seed gave it a key of its own
+
+
 def test_a_journal_from_before_edits_still_opens(tmp_path):
     path = tmp_path / "journal.sqlite3"
     old = sqlite3.connect(path)
