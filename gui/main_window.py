@@ -15,6 +15,7 @@ from eventdesk.connectors.base import Connector
 from eventdesk.connectors.errors import (
     CONNECTION_ERRORS,
     AuthenticationFailed,
+    BrokerUnreachable,
     ConfigurationError,
     EventdeskError,
 )
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow, TaskOwner):
         self.resize(1400, 850)
         self._profiles: dict[str, ConnectionProfile] = {}
         self._connectors: dict[str, Connector] = {}
+        # What each connection last failed with, for the replay wizard's target page.
+        self._connect_errors: dict[str, BaseException] = {}
         # Secrets the operator typed this session; never written anywhere.
         self._typed_secrets: dict[tuple[str, str], str] = {}
         # Where remembered secrets live: the OS keyring, or memory when there is none.
@@ -600,7 +603,7 @@ class MainWindow(QMainWindow, TaskOwner):
         try:
             connector = create_connector(profile, prompt=self._remembered_secret)
         except EventdeskError as exc:
-            self._set_state(name, ConnectionState.ERROR, message=str(exc), hint=exc.hint)
+            self._mark_failed(name, exc)
             self.error_presenter.present(exc, context=f"Connecting to {name}")
             return
         self._connectors[name] = connector
@@ -635,6 +638,7 @@ class MainWindow(QMainWindow, TaskOwner):
             self._on_secret_refused(name)
 
     def _mark_failed(self, name: str, exc: BaseException) -> None:
+        self._connect_errors[name] = exc
         hint = exc.hint if isinstance(exc, EventdeskError) else ""
         message = str(exc) or type(exc).__name__
         self._set_state(name, ConnectionState.ERROR, message=message, hint=hint)
@@ -1010,6 +1014,8 @@ class MainWindow(QMainWindow, TaskOwner):
             browser=self.browser.holding_browser(),
             journal=journal,
             endpoint_names=names,
+            connections=self.profiles,
+            connect_target=self.connected_for_replay,
             edits=edits,
             parent=self,
         )
@@ -1019,6 +1025,26 @@ class MainWindow(QMainWindow, TaskOwner):
         wizard.finished.connect(wizard.deleteLater)
         self.replay_wizard = wizard
         wizard.open()
+
+    async def connected_for_replay(self, name: str) -> tuple[Connector, list[Endpoint]]:
+        """`name`'s connector and endpoints, for a replay into it; connects it first if need be.
+
+        Connecting shows in the tree and status bar as any connecting does, with secrets
+        from the keyring (or asked for); a failure raises what it failed with.
+        """
+        key = f"connect:{name}"
+        if self.tree_model.state(name) is not ConnectionState.CONNECTED:
+            if not self.is_running(key):
+                self._connect(name)
+            # Waited for, not awaited: closing the wizard must not cancel the connecting.
+            while (task := self._task_registry()[1].get(key)) is not None and not task.done():
+                await asyncio.wait({task})
+        connector = self._connectors.get(name)
+        if connector is None or self.tree_model.state(name) is not ConnectionState.CONNECTED:
+            raise self._connect_errors.get(name) or BrokerUnreachable(
+                f"{name} is not connected.", hint="Press F5 to connect it, then choose it again."
+            )
+        return connector, self.tree_model.endpoints(name)
 
     # -- editing and bulk fix ------------------------------------------------------------
 
