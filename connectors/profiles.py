@@ -38,6 +38,9 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
             "ssl_certfile",
             "ssl_keyfile",
             "ssl_check_hostname",
+            # A Confluent-compatible Schema Registry; its password is in the keyring.
+            "schema_registry_url",
+            "schema_registry_username",
         }
     ),
     BrokerKind.RABBITMQ: frozenset(

@@ -1,8 +1,8 @@
 """Schemas mapped to endpoints, and checking decoded messages against them.
 
-JSON Schema (draft 2020-12) through jsonschema and Avro through fastavro: both are the
-reference implementations their ecosystems test against, so "valid" here means what it
-means to the producer's own tooling.
+JSON Schema (draft 2020-12 unless `$schema` names another) through jsonschema, Avro through
+fastavro and Protobuf through Google's protobuf: the reference implementations their
+ecosystems test against, so "valid" here means what it means to the producer's own tooling.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import jsonschema
 import referencing.exceptions
 from fastavro.validation import ValidationError as AvroValidationError
 from fastavro.validation import validate as avro_validate
+from google.protobuf.descriptor import Descriptor
 
 from .decoding import Decoded
+from .protobuf_decoding import ProtobufError, ProtobufSchema, check_document, load_descriptor_set
 
 # Errors a Validation keeps: enough to fix a message, few enough to read.
 MAX_ERRORS = 5
@@ -33,10 +35,13 @@ SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "resources" / "schemas"
 class SchemaError(Exception):
     """A schema file that cannot be used: unreadable, not JSON, or not a valid schema."""
 
+    hint = "Pick another schema file, or fix this one."
+
 
 class SchemaKind(enum.StrEnum):
     JSON_SCHEMA = "JSON Schema"
     AVRO = "Avro"
+    PROTOBUF = "Protobuf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,8 @@ class Schema:
     name: str  # what the operator recognises, usually the file name
     kind: SchemaKind
     document: Any  # the schema as written
-    # A Draft202012Validator, or the schema as fastavro.parse_schema returns it.
+    # A jsonschema validator, the schema as fastavro.parse_schema returns it, or a
+    # protobuf_decoding.ProtobufSchema.
     compiled: Any
 
 
@@ -58,9 +64,16 @@ class Validation:
     error_count: int = 0
 
 
-def load_schema(path: str | Path) -> Schema:
-    """Reads a `.avsc` (Avro) or `.json` (JSON Schema) file; raises SchemaError if unusable."""
+def load_schema(path: str | Path, *, protobuf_message: str | None = None) -> Schema:
+    """Reads a `.avsc` (Avro), `.desc` (Protobuf descriptor set) or `.json` (JSON Schema) file;
+    raises SchemaError if unusable. `protobuf_message` picks the type in a descriptor set."""
     path = Path(path)
+    if path.suffix in (".desc", ".pb", ".protoset"):
+        try:
+            compiled = load_descriptor_set(path, message=protobuf_message)
+        except ProtobufError as exc:
+            raise SchemaError(str(exc)) from exc
+        return Schema(path.name, SchemaKind.PROTOBUF, str(path), compiled)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -80,14 +93,22 @@ def parse_schema(document: Any, *, name: str, kind: SchemaKind) -> Schema:
         except Exception as exc:  # fastavro raises several unrelated types for bad schemas
             raise SchemaError(f"{name}: not a valid Avro schema: {exc}") from exc
         return Schema(name, kind, document, compiled)
+    validator = jsonschema.validators.validator_for(
+        document, default=jsonschema.Draft202012Validator
+    )
     try:
-        jsonschema.Draft202012Validator.check_schema(document)
+        validator.check_schema(document)
     except jsonschema.SchemaError as exc:
         where = exc.json_path if exc.path else "$"
         raise SchemaError(f"{name}: not a valid JSON Schema at {where}: {exc.message}") from exc
     except RecursionError as exc:
         raise SchemaError(f"{name}: nested too deeply to check") from exc
-    return Schema(name, kind, document, jsonschema.Draft202012Validator(document))
+    return Schema(name, kind, document, validator(document))
+
+
+def protobuf_schema(compiled: ProtobufSchema, *, name: str, document: Any = None) -> Schema:
+    """A Schema around message types already built (from a registry or a descriptor set)."""
+    return Schema(name, SchemaKind.PROTOBUF, document, compiled)
 
 
 def validate(decoded: Decoded, schema: Schema, *, max_errors: int = MAX_ERRORS) -> Validation:
@@ -96,7 +117,7 @@ def validate(decoded: Decoded, schema: Schema, *, max_errors: int = MAX_ERRORS) 
         reason = decoded.error or f"the body is {decoded.title.lower()}, not a document"
         return Validation(False, schema.name, (("$", f"Cannot validate: {reason}"),), 1)
     try:
-        found = list(itertools.islice(_errors(decoded.value, schema), _COLLECT_LIMIT))
+        found = list(itertools.islice(_errors(decoded, schema), _COLLECT_LIMIT))
     except RecursionError:
         return Validation(False, schema.name, (("$", "Cannot validate: nesting too deep"),), 1)
     except referencing.exceptions.Unresolvable as exc:
@@ -105,10 +126,17 @@ def validate(decoded: Decoded, schema: Schema, *, max_errors: int = MAX_ERRORS) 
     return Validation(not found, schema.name, tuple(found[:max_errors]), len(found))
 
 
-def _errors(value: Any, schema: Schema) -> Iterator[tuple[str, str]]:
+def _errors(decoded: Decoded, schema: Schema) -> Iterator[tuple[str, str]]:
+    value = decoded.value
     if schema.kind is SchemaKind.JSON_SCHEMA:
         for error in schema.compiled.iter_errors(value):
             yield error.json_path, error.message
+        return
+    if schema.kind is SchemaKind.PROTOBUF:
+        try:
+            yield from check_document(value, _protobuf_type(decoded, schema.compiled))
+        except ProtobufError as exc:
+            raise SchemaError(f"{schema.name}: {exc}") from exc
         return
     try:
         avro_validate(value, schema.compiled, raise_errors=True)
@@ -116,6 +144,16 @@ def _errors(value: Any, schema: Schema) -> Iterator[tuple[str, str]]:
         for data in exc.errors:
             got = "missing (or null)" if data.datum is None else f"{_short(data.datum)} is"
             yield _avro_path(data.field), f"{got}, expected {_avro_type(data.schema)}"
+
+
+def _protobuf_type(decoded: Decoded, compiled: ProtobufSchema) -> Descriptor:
+    # A body framed for another message of the same schema is checked as that message.
+    if decoded.message_type:
+        try:
+            return compiled.file.pool.FindMessageTypeByName(decoded.message_type)
+        except KeyError:
+            pass
+    return compiled.descriptor()
 
 
 def _path_key(path: str) -> tuple[int, str]:
@@ -144,14 +182,16 @@ def _short(value: Any) -> str:
 
 
 class SchemaRegistry:
-    """Which schema applies to which endpoint, plus Avro writer schemas by Confluent id.
+    """Which schema applies to which endpoint, plus writer schemas by Confluent id.
 
-    In memory for now; the operator maps a file per endpoint from the detail pane.
+    In memory: endpoint_decoding.py keeps the operator's choices on disk, and
+    schema_registry.RegistryClient fetches the schemas by id that bodies name.
     """
 
     def __init__(self) -> None:
         self._by_endpoint: dict[str, Schema] = {}
         self._avro_by_id: dict[int, Schema] = {}
+        self._by_id: dict[int, Schema] = {}
 
     def map_file(self, endpoint: str, path: str | Path) -> Schema:
         """Maps a schema file to an endpoint; raises SchemaError and keeps the old mapping."""
@@ -172,6 +212,17 @@ class SchemaRegistry:
         if schema.kind is not SchemaKind.AVRO:
             raise SchemaError(f"{schema.name}: schema id {schema_id} needs an Avro schema")
         self._avro_by_id[schema_id] = schema
+        self._by_id[schema_id] = schema
+
+    def add_schema(self, schema_id: int, schema: Schema) -> None:
+        """A registry schema of any kind, for bodies framed with its id."""
+        self._by_id[schema_id] = schema
+        if schema.kind is SchemaKind.AVRO:
+            self._avro_by_id[schema_id] = schema
+
+    def schemas_by_id(self) -> dict[int, Schema]:
+        """Every schema by Confluent id, as `decoding.decode(schemas=...)` takes them."""
+        return dict(self._by_id)
 
     def avro_schemas(self) -> dict[int, Any]:
         """Parsed writer schemas by id, as `decoding.decode` takes them."""

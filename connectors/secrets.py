@@ -31,6 +31,7 @@ SECRET_FIELDS: tuple[str, ...] = (
     "ssl key password",
     "NKey seed",
     "token",
+    "schema registry password",
 )
 
 _IN_MEMORY = "Passwords are kept in memory until Eventdesk quits and never written to disk."

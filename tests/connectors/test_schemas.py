@@ -21,6 +21,7 @@ from tests.seed.orders import order
 
 JSON_SCHEMA = sample_schema_path("order.schema.json")
 AVRO_SCHEMA = sample_schema_path("order.avsc")
+PROTO_SCHEMA = sample_schema_path("order.desc")
 
 
 def _order(**changes) -> dict:
@@ -40,7 +41,7 @@ def _body(document) -> bytes:
     return json.dumps(document).encode()
 
 
-@pytest.mark.parametrize("path", [JSON_SCHEMA, AVRO_SCHEMA])
+@pytest.mark.parametrize("path", [JSON_SCHEMA, AVRO_SCHEMA, PROTO_SCHEMA])
 def test_seeded_orders_are_valid_against_the_samples(path):
     schema = load_schema(path)
 
@@ -154,3 +155,46 @@ def test_registry_maps_endpoints_and_keeps_the_old_mapping_on_error(tmp_path):
     assert registry.avro_schemas() == {7: avro.compiled}
     with pytest.raises(SchemaError, match="needs an Avro schema"):
         registry.add_avro(8, load_schema(JSON_SCHEMA))
+
+
+def test_protobuf_schema_names_what_does_not_fit_the_message_type():
+    unknown_field = _order(placedBy="web")
+    wrong_type = _order()
+    wrong_type["lines"][0]["quantity"] = "many"
+    schema = load_schema(PROTO_SCHEMA)
+
+    unknown = validate(decode(_body(unknown_field)), schema)
+    mistyped = validate(decode(_body(wrong_type)), schema)
+
+    assert schema.kind is SchemaKind.PROTOBUF
+    assert (unknown.valid, mistyped.valid) == (False, False)
+    assert unknown.errors[0][0] == "$"
+    assert 'no field named "placedBy"' in unknown.errors[0][1]
+    assert "lines field: Failed to parse quantity field" in mistyped.errors[0][1]
+    assert validate(decode(_body(_order())), schema).valid
+
+
+def test_a_draft_07_json_schema_is_checked_by_its_own_rules():
+    # Registries hold many draft-07 schemas; "dependencies" only means something there.
+    document = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "dependencies": {"total": ["currency"]},
+    }
+    schema = parse_schema(document, name="orders-json-value v1", kind=SchemaKind.JSON_SCHEMA)
+
+    result = validate(decode(b'{"total": "9.99"}'), schema)
+
+    assert not result.valid
+    assert result.errors[0][1] == "'currency' is a dependency of 'total'"
+
+
+def test_registry_keeps_schemas_of_any_kind_by_id():
+    registry = SchemaRegistry()
+    proto, avro = load_schema(PROTO_SCHEMA), load_schema(AVRO_SCHEMA)
+
+    registry.add_schema(3, proto)
+    registry.add_schema(1, avro)
+
+    assert registry.schemas_by_id() == {3: proto, 1: avro}
+    assert registry.avro_schemas() == {1: avro.compiled}
