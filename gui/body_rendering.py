@@ -29,6 +29,7 @@ class BodyKind(enum.StrEnum):
     EMPTY = "empty"
     JSON = "JSON"
     AVRO = "Avro"
+    PROTOBUF = "Protobuf"
     TEXT = "text"
     BINARY = "binary"
 
@@ -58,10 +59,12 @@ def render_body(body: bytes) -> RenderedBody:
 
 
 def render_decoded(decoded: Decoded) -> RenderedBody:
-    """Renders what `connectors.decoding` made of a body: Avro records as JSON, else the bytes."""
-    if decoded.kind is DecodedKind.AVRO:
+    """Renders what `connectors.decoding` made of a body: Avro records and Protobuf messages
+    as JSON, else the bytes."""
+    if decoded.kind in (DecodedKind.AVRO, DecodedKind.PROTOBUF):
         pretty = json.dumps(decoded.value, indent=2, ensure_ascii=False, default=_avro_scalar)
-        return _formatted(BodyKind.AVRO, pretty)
+        kind = BodyKind.AVRO if decoded.kind is DecodedKind.AVRO else BodyKind.PROTOBUF
+        return _formatted(kind, pretty)
     if decoded.kind is DecodedKind.JSON and len(decoded.raw) <= JSON_PARSE_LIMIT:
         # Already parsed: indent the value instead of parsing the bytes a second time.
         return _formatted(BodyKind.JSON, json.dumps(decoded.value, indent=2, ensure_ascii=False))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from eventdesk.connectors.dead_letters import header_text
 from eventdesk.connectors.model import Headers, HeaderValue
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -65,6 +65,9 @@ class HeadersEditor(QWidget):
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.table.itemChanged.connect(self._on_table_item_changed)
+        # Ctrl+Z in the table undoes header edits wherever the editor is hosted (a cell
+        # being typed in keeps its own undo: its line edit takes the key first).
+        self.table.installEventFilter(self)
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
@@ -137,6 +140,18 @@ class HeadersEditor(QWidget):
             self._shown = after
         self.edited.emit()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table and isinstance(event, QKeyEvent):
+            step = _undo_step(event)
+            if step is not None and event.type() is QEvent.Type.ShortcutOverride:
+                # Claims the key from window shortcuts, so it arrives here as a key press.
+                event.accept()
+                return True
+            if step is not None and event.type() is QEvent.Type.KeyPress:
+                (self.undo_stack.undo if step == "undo" else self.undo_stack.redo)()
+                return True
+        return super().eventFilter(watched, event)
+
     def _on_table_item_changed(self, _item: QTableWidgetItem) -> None:
         self._commit()
 
@@ -159,3 +174,11 @@ def _text_editable(value: HeaderValue) -> bool:
     if isinstance(value, bytes | bytearray):
         return is_utf8(bytes(value))
     return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _undo_step(event: QKeyEvent) -> str | None:
+    if event.matches(QKeySequence.StandardKey.Undo):
+        return "undo"
+    if event.matches(QKeySequence.StandardKey.Redo):
+        return "redo"
+    return None

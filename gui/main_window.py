@@ -55,6 +55,7 @@ from .connection_dialog import ConnectionDialog
 from .connection_tree import NO_CONNECTIONS_TEXT, ConnectionTreeWidget
 from .connection_tree_model import KIND_NAMES, ConnectionState, ConnectionTreeModel, Roles
 from .discard_dialog import DiscardDialog, PurgeDialog
+from .endpoint_decoding_dialog import RegistryFactory, registry_factory
 from .error_log_widget import ErrorLogWidget
 from .error_presenter import ErrorPresenter
 from .history_view import HistoryView
@@ -279,6 +280,7 @@ class MainWindow(QMainWindow, TaskOwner):
             on_triggered=self._on_bulk_fix_triggered,
         )
         self.browser.add_context_actions([self.edit_action, self.bulk_fix_action])
+        self.browser.add_context_actions([self.detail.decoding_action])
         self.dead_letters_only_action = make_action(
             self, "Dead-letter queues only", "Hide endpoints that are not dead-letter queues"
         )
@@ -426,6 +428,7 @@ class MainWindow(QMainWindow, TaskOwner):
         messages.addAction(self.discard_action)
         messages.addAction(self.edit_action)
         messages.addAction(self.bulk_fix_action)
+        messages.addAction(self.detail.decoding_action)
         messages.addAction(self.purge_action)
         messages.addAction(self.move_back_action)
         messages.addSeparator()
@@ -888,7 +891,13 @@ class MainWindow(QMainWindow, TaskOwner):
             browse=lambda page_size: connector.browse(endpoint.name, page_size=page_size),
             endpoint=endpoint.name,
         )
+        # The endpoint's own decoding and schema, kept per connection (issue 6).
+        self.detail.open_endpoint(connection, endpoint.name, registry=self._registry(connection))
         self._update_empty_state()
+
+    def _registry(self, connection: str) -> RegistryFactory | None:
+        """Clients for the connection's Schema Registry (its password from the keyring)."""
+        return registry_factory(self._profiles[connection], self.secrets)
 
     def _on_tree_dead_letters_only_changed(self, on: bool) -> None:
         # Mirror only: the action must not report the tree's own default as a choice.
@@ -1059,6 +1068,7 @@ class MainWindow(QMainWindow, TaskOwner):
             message,
             schema=self.detail.schemas.schema_for(endpoint),
             can_replay=self._action_context() is not None,
+            key_editable=getattr(self._open_profile(), "kind", None) is BrokerKind.KAFKA,
             parent=self,
         )
         dialog.replay_requested.connect(self._on_edited_replay_requested)

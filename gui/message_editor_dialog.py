@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from .body_rendering import hex_dump
 from .diff_widget import DiffWidget, comparable_text
-from .display_format import human_size
+from .display_format import human_size, key_text
 from .headers_editor import HeadersEditor
 from .json_highlighter import JsonHighlighter
 from .json_path_locator import line_of_path
@@ -45,6 +46,7 @@ _VALID_STYLE = "color: #1a7f37;"
 _INVALID_STYLE = "color: #b3261e;"
 _REFUSED_STYLE = "color: #8a5300;"
 _MARK_COLOR = QColor("#fde2e1")
+_KEY_LIMIT = 10_000
 
 
 # -- what can be edited ------------------------------------------------------------------
@@ -125,6 +127,7 @@ class MessageEditorDialog(QDialog):
         *,
         schema: Schema | None = None,
         can_replay: bool = True,
+        key_editable: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -149,6 +152,15 @@ class MessageEditorDialog(QDialog):
         self.validity_label = QLabel(self)
         self.validity_label.setWordWrap(True)
         self.validity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self._key_editable = key_editable
+        self.key_label = QLabel("&Key:", self)
+        self.key_edit = _key_edit(message.key, self)
+        self.key_label.setBuddy(self.key_edit)
+        # Kafka keys pick the partition and the compaction slot; other brokers have none.
+        self.key_label.setVisible(key_editable)
+        self.key_edit.setVisible(key_editable)
+        self.key_edit.textChanged.connect(self._update_replay_button)
 
         self.editor = QPlainTextEdit(self)
         self.editor.setFont(monospace_font())
@@ -186,8 +198,12 @@ class MessageEditorDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.replay_button)
         buttons.addWidget(self.close_button)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_label)
+        key_row.addWidget(self.key_edit, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title_label)
+        layout.addLayout(key_row)
         layout.addWidget(self.refusal_label)
         layout.addWidget(self.validity_label)
         layout.addWidget(self.tabs, 1)
@@ -240,14 +256,28 @@ class MessageEditorDialog(QDialog):
         """What would be sent: the typed text as UTF-8, or the original bytes if untouched."""
         return self.body_text().encode("utf-8") if self.body_changed() else self.message.body
 
+    def edited_key(self) -> bytes | None:
+        """The key as it stands: the original (bytes kept as they were) unless retyped."""
+        if not self.key_changed():
+            return self.message.key
+        text = self.key_edit.text()
+        return text.encode("utf-8") if text or self.message.key is not None else None
+
+    def key_changed(self) -> bool:
+        return self._key_editable and self.key_edit.text() != key_text(
+            self.message.key, limit=_KEY_LIMIT
+        )
+
     def edit(self) -> MessageEdit | None:
         """The edit to replay, or None when nothing changed."""
         headers_changed = self.headers_editor.changed()
-        if not self.body_changed() and not headers_changed:
+        key_changed = self.key_changed() and self.edited_key() != self.message.key
+        if not self.body_changed() and not headers_changed and not key_changed:
             return None
-        return MessageEdit(
-            self.edited_body(), self.headers_editor.headers() if headers_changed else None
-        )
+        headers = self.headers_editor.headers() if headers_changed else None
+        if key_changed:
+            return MessageEdit(self.edited_body(), headers, key=self.edited_key())
+        return MessageEdit(self.edited_body(), headers)
 
     def _undo_target(self) -> QPlainTextEdit | QUndoStack:
         """What Undo and Redo act on: the headers on their tab, else the body."""
@@ -347,3 +377,17 @@ class MessageEditorDialog(QDialog):
             return
         self.accept()
         self.replay_requested.emit([self.message], {self.message.id: edit})
+
+
+def _key_edit(key: bytes | None, parent: QWidget) -> QLineEdit:
+    """The key as text; a key that is not printable UTF-8 is shown as hex and kept as it is."""
+    edit = QLineEdit(parent)
+    edit.setPlaceholderText("(no key)")
+    shown = key_text(key, limit=_KEY_LIMIT)
+    edit.setText(shown)
+    if key is not None and shown != key.decode("utf-8", "replace"):
+        edit.setReadOnly(True)
+        edit.setToolTip("Not printable text: kept byte for byte")
+    else:
+        edit.setToolTip("The record key the replay sends (Kafka partitions by it)")
+    return edit
