@@ -41,6 +41,7 @@ KNOWN_SETTINGS: dict[BrokerKind, frozenset[str]] = {
             # A Confluent-compatible Schema Registry; its password is in the keyring.
             "schema_registry_url",
             "schema_registry_username",
+            "schema_registry_password_env",
         }
     ),
     BrokerKind.RABBITMQ: frozenset(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +32,7 @@ from .errors import (
 )
 from .profiles import ConnectionProfile
 from .protobuf_decoding import ProtobufError, build_schema, parse_file_descriptor
+from .redaction import register_secret
 from .schemas import Schema, SchemaError, SchemaKind, parse_schema, protobuf_schema
 from .secrets import SecretStore
 
@@ -364,13 +366,19 @@ def registry_client_for(
 ) -> RegistryClient | None:
     """The client for the profile's `schema_registry_url`; None when it has none.
 
-    The password is read from the keyring only when a user name is set.
+    With a user name, the password comes from the environment variable the profile names
+    (`schema_registry_password_env`), else from the keyring.
     """
     url = profile.get("schema_registry_url")
     if not url:
         return None
     username = profile.get("schema_registry_username") or None
     password = None
-    if username and secrets is not None:
+    env = profile.get("schema_registry_password_env")
+    if username and env:
+        password = os.environ.get(env)
+    elif username and secrets is not None:
         password = secrets.get(profile.name, PASSWORD_FIELD)
+    if password:
+        register_secret(password)  # never in a log line or an error message
     return RegistryClient(url, username=username, password=password)

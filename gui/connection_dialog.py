@@ -178,6 +178,8 @@ class ConnectionDialog(QDialog, TaskOwner):
         for combo in (self.kafka_auth_combo, self.aws_credentials_combo, self.nats_auth_combo):
             combo.currentIndexChanged.connect(self._on_layout_choice_changed)
         self.management_username_edit.textChanged.connect(self._on_layout_choice_changed)
+        self.registry_url_edit.textChanged.connect(self._on_layout_choice_changed)
+        self.registry_username_edit.textChanged.connect(self._on_layout_choice_changed)
         self._show_rows_of(self.kind)
         self._validate()
 
@@ -243,6 +245,19 @@ class ConnectionDialog(QDialog, TaskOwner):
             "client certificate (PEM), optional"
         )
         self.kafka_keyfile_edit, keyfile_row = self._file_row("client key (PEM), optional")
+        self.registry_url_edit = QLineEdit(self)
+        self.registry_url_edit.setPlaceholderText("http://host:8081 (optional: Avro, Protobuf)")
+        self.registry_url_edit.setToolTip(
+            "A Confluent-compatible Schema Registry, to decode messages framed with a schema id"
+        )
+        self.registry_username_edit = QLineEdit(self)
+        self.registry_username_edit.setPlaceholderText("empty if the registry is open")
+        self.registry_secret = SecretSourceWidget(
+            "schema registry password",
+            secrets=self._secrets,
+            env_placeholder="SCHEMA_REGISTRY_PASSWORD",
+            parent=self,
+        )
         self.verify_hostname_check = QCheckBox("Verify the broker's host name", self)
         self.verify_hostname_check.setChecked(True)
         self.unsafe_label = QLabel(_UNSAFE_HOSTNAME, self)
@@ -265,6 +280,16 @@ class ConnectionDialog(QDialog, TaskOwner):
         self._add_row(kafka, "Client certificate:", certfile_row, tls)
         self._add_row(kafka, "Client key:", keyfile_row, tls)
         self._add_row(kafka, "Host name:", hostname_box, tls)
+
+        def registry() -> bool:
+            return bool(self.registry_url_edit.text().strip())
+
+        def registry_user() -> bool:
+            return registry() and bool(self.registry_username_edit.text().strip())
+
+        self._add_row(kafka, "Schema Registry:", self.registry_url_edit)
+        self._add_row(kafka, "Registry user name:", self.registry_username_edit, registry)
+        self._add_row(kafka, "Registry password:", self.registry_secret, registry_user)
 
     def _rabbitmq_rows(self) -> None:
         rabbitmq = BrokerKind.RABBITMQ
@@ -425,6 +450,7 @@ class ConnectionDialog(QDialog, TaskOwner):
             self.nats_password_secret,
             self.nats_token_secret,
             self.nkey_seed_secret,
+            self.registry_secret,
         ]
 
     def _secrets_in_use(self) -> list[SecretSourceWidget]:
@@ -465,6 +491,9 @@ class ConnectionDialog(QDialog, TaskOwner):
             return f"Not host:port: {bad[0]}"
         if self.kafka_auth_combo.currentData() and not self.sasl_username_edit.text().strip():
             return "Enter the SASL user name."
+        registry = self.registry_url_edit.text().strip()
+        if registry and not _is_url(registry):
+            return "The Schema Registry URL must start with http:// or https://."
         if not self.kafka_tls_check.isChecked():
             return None
         if self.kafka_keyfile_edit.text().strip() and not self.kafka_certfile_edit.text().strip():
@@ -561,6 +590,13 @@ class ConnectionDialog(QDialog, TaskOwner):
             settings["ssl_keyfile"] = self.kafka_keyfile_edit.text().strip()
             if not self.verify_hostname_check.isChecked():
                 settings["ssl_check_hostname"] = "false"
+        registry = self.registry_url_edit.text().strip()
+        if registry:
+            settings["schema_registry_url"] = registry
+            username = self.registry_username_edit.text().strip()
+            if username:
+                settings["schema_registry_username"] = username
+                settings["schema_registry_password_env"] = self._env_name(self.registry_secret)
         return settings
 
     def _rabbitmq_settings(self) -> dict[str, str]:

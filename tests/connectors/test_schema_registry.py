@@ -320,3 +320,25 @@ async def test_a_profile_gives_a_client_with_the_password_from_the_secret_store(
 
     bare = ConnectionProfile("plain", BrokerKind.KAFKA, {"bootstrap_servers": "127.0.0.1:19092"})
     assert registry_client_for(bare, None) is None
+
+
+async def test_a_profile_can_name_an_environment_variable_for_the_registry_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = RecordedRegistry(username="svc-eventdesk", password="from-env")
+    monkeypatch.setenv("TEST_REGISTRY_PASSWORD", "from-env")
+    settings = {
+        "bootstrap_servers": "127.0.0.1:19092",
+        "schema_registry_url": server.url,
+        "schema_registry_username": "svc-eventdesk",
+        "schema_registry_password_env": "TEST_REGISTRY_PASSWORD",
+    }
+    profile = ConnectionProfile("orders", BrokerKind.KAFKA, settings)
+    try:
+        # The keyring's value is not used when the profile names a variable.
+        client = registry_client_for(profile, _Secrets({("orders", PASSWORD_FIELD): "stale"}))  # type: ignore[arg-type]
+        assert client is not None
+        async with client:
+            assert await client.versions("orders-json-value") == [1]
+    finally:
+        server.stop()

@@ -74,6 +74,35 @@ def test_kafka_sasl_scram_with_the_password_in_the_keyring(
     assert dialog.sasl_secret.secret_edit.text() == ""
 
 
+def test_kafka_schema_registry_with_its_password_in_the_keyring(
+    dialog: ConnectionDialog, keyring_backend: DictKeyring, qtbot
+) -> None:
+    dialog.name_edit.setText("Kafka with registry")
+    dialog.bootstrap_edit.setText("kafka-1:9092")
+    assert dialog.row_visible(dialog.registry_url_edit)
+    assert not dialog.row_visible(dialog.registry_username_edit)
+    dialog.registry_url_edit.setText("registry:8081")
+    assert dialog.problem_label.text().startswith("The Schema Registry URL must start with")
+    dialog.registry_url_edit.setText("https://registry.example:8081")
+    assert dialog.row_visible(dialog.registry_username_edit)
+    assert not dialog.row_visible(dialog.registry_secret)
+    dialog.registry_username_edit.setText("svc-eventdesk")
+    assert dialog.row_visible(dialog.registry_secret)
+    dialog.registry_secret.keyring_radio.setChecked(True)
+    qtbot.keyClicks(dialog.registry_secret.secret_edit, "registry-pw-2718")
+
+    assert _ok(dialog)
+    dialog.accept()
+    assert dialog.profile().settings == {
+        "bootstrap_servers": "kafka-1:9092",
+        "schema_registry_url": "https://registry.example:8081",
+        "schema_registry_username": "svc-eventdesk",
+    }
+    assert keyring_backend.entries == {
+        ("eventdesk", "Kafka with registry/schema registry password"): "registry-pw-2718"
+    }
+
+
 def test_kafka_tls_files_and_the_unsafe_hostname_switch(
     dialog: ConnectionDialog, pem_files: dict[str, str]
 ) -> None:
