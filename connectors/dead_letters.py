@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -330,6 +330,23 @@ _READER_PREFIXES = (
 )
 
 
+# Header names repeat from message to message: their prefix is looked up once (up to a
+# bound, so a stream of unique names cannot grow it without end).
+_PREFIX_OF: dict[str, str | None] = {}
+_PREFIX_CACHE_LIMIT = 10_000
+
+
+def _reader_prefix(name: str) -> str | None:
+    try:
+        return _PREFIX_OF[name]
+    except KeyError:
+        pass
+    prefix = next((p for p in _READER_PREFIXES if name.startswith(p)), None)
+    if len(_PREFIX_OF) < _PREFIX_CACHE_LIMIT:
+        _PREFIX_OF[name] = prefix
+    return prefix
+
+
 class _HeaderView:
     """The last value of each header and system attribute, remembering which ones were used.
 
@@ -353,11 +370,7 @@ class _HeaderView:
         self._used: set[str] = set()
         # Every reader asks for its prefix and browsing parses 100,000s of messages: one pass
         # over the names finds the prefixes the readers ask for.
-        self._prefixes = {
-            next(p for p in _READER_PREFIXES if name.startswith(p))
-            for name in self._values
-            if name.startswith(_READER_PREFIXES)
-        }
+        self._prefixes = {_reader_prefix(name) for name in self._values}
 
     def __contains__(self, name: str) -> bool:
         return name in self._values
@@ -703,8 +716,16 @@ _MERGED_FIELDS = tuple(field.name for field in fields(DeadLetterFacts) if field.
 
 
 def _merge(found: list[DeadLetterFacts], *, leftovers: Mapping[str, str]) -> DeadLetterFacts:
-    if len(found) == 1 and not leftovers:
-        return found[0]  # the common case: one framework wrote every header
+    if len(found) == 1:
+        # The common case: one framework wrote the headers; what it left goes to extra.
+        only = found[0]
+        if not leftovers:
+            return only
+        blanks = {name: None for name in _MERGED_FIELDS if getattr(only, name) == ""}
+        extra = dict(only.extra)
+        for name, text in leftovers.items():
+            extra.setdefault(name, text)
+        return replace(only, **blanks, extra=extra)
     values = {
         name: next((value for facts in found if _known(value := getattr(facts, name))), None)
         for name in _MERGED_FIELDS
