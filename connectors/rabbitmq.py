@@ -24,7 +24,9 @@ from typing import Any
 
 import aio_pika
 import aio_pika.abc
+import aiormq.abc
 import aiormq.exceptions
+from aiormq.abc import DeliveredMessage
 
 from .base import Browser, Connector
 from .dead_letters import dead_letter_source_from_name, header_text, parse_dead_letter
@@ -54,6 +56,12 @@ MAX_HELD_MESSAGES = 50_000
 
 # How long close() waits for the broker to show requeued messages as ready again.
 _REQUEUE_WAIT = 3.0
+# A browse that waited this long for a delivery, with the queue showing nothing ready,
+# ends: the messages it expected were taken by another client. Shorter, and messages
+# another client is just requeueing could be missed.
+_QUIET_PERIOD = 2.0
+# basic.qos carries the prefetch count in 16 bits.
+_MAX_PREFETCH = 65_535
 _MANAGEMENT_HINT = (
     "Check that the management plugin is enabled (rabbitmq-plugins enable "
     "rabbitmq_management) and that the connection's management URL is right."
@@ -239,6 +247,9 @@ class RabbitMQConnector(Connector):
         )
         self._connection: aio_pika.abc.AbstractConnection | None = None
         self._browsers: weakref.WeakSet[RabbitMQBrowser] = weakref.WeakSet()
+        # One publisher-confirm channel per exchange sent to, kept open between batches.
+        self._publishers: dict[str, aio_pika.abc.AbstractChannel] = {}
+        self._publishers_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -288,6 +299,8 @@ class RabbitMQConnector(Connector):
     async def close(self) -> None:
         for browser in list(self._browsers):
             await browser.close()
+        # Closing the connection closes their channels.
+        self._publishers.clear()
         connection, self._connection = self._connection, None
         if connection is None or connection.is_closed:
             return
@@ -466,55 +479,97 @@ class RabbitMQConnector(Connector):
         published (no connection, missing exchange); each message gets its own Outcome.
         """
         exchange_name, routing_key = split_target(target)
-        connection = self._require_connection()
+        self._require_connection()
         if not messages:
             return []
         try:
             async with asyncio.timeout(timeout):
-                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                if exchange_name:
-                    exchange = await channel.get_exchange(exchange_name, ensure=True)
-                else:
-                    exchange = channel.default_exchange
+                channel = await self._publisher(exchange_name)
         except Exception as exc:
-            what = f"exchange {exchange_name!r}" if exchange_name else None
             error = self._translate(exc, doing=f"open {target!r} to publish", timeout=timeout)
-            if what and isinstance(error, EndpointNotFound):
+            if exchange_name and isinstance(error, EndpointNotFound):
                 error = EndpointNotFound(f"Exchange {exchange_name!r} does not exist.")
             raise error from exc
-        try:
-            tasks = [
-                asyncio.ensure_future(
-                    exchange.publish(amqp_message(outgoing), routing_key, mandatory=True)
+        # Straight on aiormq: aio-pika's Message costs more than the publish itself, and
+        # not waiting for each frame to drain lets the whole batch go out at once.
+        tasks = [
+            asyncio.ensure_future(
+                channel.basic_publish(
+                    outgoing.body,
+                    exchange=exchange_name,
+                    routing_key=routing_key,
+                    properties=amqp_properties(outgoing),
+                    mandatory=True,
+                    wait=False,
                 )
-                for outgoing in messages
-            ]
+            )
+            for outgoing in messages
+        ]
+        try:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            outcomes: list[Outcome] = []
-            for outgoing, task in zip(messages, tasks, strict=True):
-                if task in pending:
-                    outcomes.append(
-                        Outcome(
-                            outgoing.source_id,
-                            False,
-                            f"no confirmation within {timeout:g} s (it may have been delivered)",
-                        )
+        except BaseException:
+            # Cancelled: nothing is confirmed, so the caller settles none of them.
+            await self._abandon(exchange_name, tasks)
+            raise
+        if pending:
+            await self._abandon(exchange_name, pending)
+        outcomes: list[Outcome] = []
+        for outgoing, task in zip(messages, tasks, strict=True):
+            if task in pending:
+                outcomes.append(
+                    Outcome(
+                        outgoing.source_id,
+                        False,
+                        f"no confirmation within {timeout:g} s (it may have been delivered)",
                     )
-                elif task.exception() is not None:
-                    outcomes.append(
-                        Outcome(outgoing.source_id, False, self._publish_failure(task.exception()))
-                    )
-                else:
-                    outcomes.append(Outcome(outgoing.source_id, True, f"confirmed by {target}"))
-            return outcomes
-        finally:
-            try:
-                async with asyncio.timeout(5.0):
-                    await channel.close()
-            except Exception as exc:
-                log.debug("closing the publish channel failed: %r", exc)
+                )
+            elif task.exception() is not None:
+                outcomes.append(
+                    Outcome(outgoing.source_id, False, self._publish_failure(task.exception()))
+                )
+            else:
+                outcomes.append(Outcome(outgoing.source_id, True, f"confirmed by {target}"))
+        return outcomes
+
+    async def _publisher(self, exchange_name: str) -> aiormq.Channel:
+        """This connector's confirm channel for the exchange, opened if closed."""
+        async with self._publishers_lock:
+            channel = self._publishers.get(exchange_name)
+            if channel is None or channel.is_closed:
+                channel = await self._require_connection().channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+                try:
+                    if exchange_name:
+                        # A missing exchange fails here, once, not on every publish.
+                        await channel.get_exchange(exchange_name, ensure=True)
+                except BaseException:
+                    await self._close_channel(channel)
+                    raise
+                self._publishers[exchange_name] = channel
+            underlay = await channel.get_underlay_channel()
+            # The concrete channel: its basic_publish can skip waiting for each drain.
+            assert isinstance(underlay, aiormq.Channel)
+            return underlay
+
+    async def _abandon(self, exchange_name: str, publishing: Iterable[asyncio.Future]) -> None:
+        """Stop waiting for these publishes, on a fresh channel from now on: confirms still
+        owed to the old one would arrive for futures given up."""
+        for task in publishing:
+            task.cancel()
+        await self._drop_publisher(exchange_name)
+
+    async def _drop_publisher(self, exchange_name: str) -> None:
+        channel = self._publishers.pop(exchange_name, None)
+        if channel is not None:
+            await self._close_channel(channel)
+
+    async def _close_channel(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                await channel.close()
+        except Exception as exc:
+            log.debug("closing a publish channel failed: %r", exc)
 
     def _publish_failure(self, exc: BaseException | None) -> str:
         if isinstance(exc, aiormq.exceptions.PublishError):
@@ -534,10 +589,12 @@ class RabbitMQConnector(Connector):
 
 
 class RabbitMQBrowser(Browser):
-    """Pages through a queue with basic.get, holding every message it showed unacked.
+    """Pages through a queue with a consumer, holding every message it showed unacked.
 
     RabbitMQ cannot show message 501 without holding 1..500, so nothing is given back
-    until `close()`, which requeues all of it at once.
+    until `close()`, which requeues all of it at once. Each page is read by one consumer
+    whose prefetch is what the page still needs: as nothing is acked meanwhile, the broker
+    delivers exactly that many, so the browse never holds more than it has shown.
     """
 
     side_effect_note = BROWSE_NOTE
@@ -557,16 +614,19 @@ class RabbitMQBrowser(Browser):
         self.page_size = page_size
         self.max_held = max_held
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        self._queue: aio_pika.abc.AbstractQueue | None = None
         # Ready messages when browsing began: the end of the browse, so messages published
         # meanwhile (or our own requeues) never make it endless.
         self._expected: int | None = None
         self._read = 0
-        self._last_tag: int | None = None
-        # Delivery tags of what this browser showed and still holds, by Message.id (a list:
-        # two identical messages without message_id share an id), and the tags settled.
+        # Deliveries not shown yet: a page cut short (timeout, cancelled) shows them next.
+        self._arrived: list[DeliveredMessage] = []
+        # Set when another consumer holds the queue exclusively: basic.get still reads it.
+        self._get_only = False
+        self._delivered = asyncio.Event()
+        # Delivery tags held and not acked, oldest first; and those of what was shown, by
+        # Message.id (a list: two identical messages without message_id share an id).
+        self._unsettled: list[int] = []
         self._held_tags: dict[str, list[int]] = {}
-        self._settled: set[int] = set()
         self._exhausted = False
         self._closed = False
         self._lock = asyncio.Lock()
@@ -574,68 +634,33 @@ class RabbitMQBrowser(Browser):
     @property
     def held(self) -> int:
         """Messages this browser holds unacknowledged right now."""
-        return self._read - len(self._settled) if self._last_tag is not None else 0
+        return len(self._unsettled)
 
-    async def _open(self, timeout: float) -> aio_pika.abc.AbstractQueue:
-        if self._queue is not None:
-            return self._queue
-        connection = self._connector._require_connection()
-        channel = await connection.channel(publisher_confirms=False)
-        self._channel = channel
-        queue = await channel.declare_queue(self.endpoint, passive=True, timeout=timeout)
-        self._expected = int(queue.declaration_result.message_count or 0)
-        self._queue = queue
-        return queue
+    async def _open(self) -> aiormq.abc.AbstractChannel:
+        if self._channel is None:
+            connection = self._connector._require_connection()
+            channel = await connection.channel(publisher_confirms=False)
+            self._channel = channel
+            try:
+                queue = await channel.declare_queue(self.endpoint, passive=True)
+            except BaseException:
+                # The broker closes the channel of a failed declare; the next page starts over.
+                self._channel = None
+                raise
+            self._expected = int(queue.declaration_result.message_count or 0)
+        return await self._channel.get_underlay_channel()
 
     async def next_page(self, *, timeout: float = 10.0) -> Page:
         if self._closed or self._exhausted:
             return Page(messages=(), more=False)
         async with self._lock:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            messages: list[Message] = []
+            deadline = asyncio.get_running_loop().time() + timeout
             try:
                 async with asyncio.timeout(timeout):
-                    queue = await self._open(timeout)
-                # The end is checked before the page size, so a page that takes the last
-                # message already says there is no more.
-                while True:
-                    if self._closed:
-                        # close() ran meanwhile and gave everything back; stop reading.
-                        self._exhausted = True
-                        break
-                    if self._read >= (self._expected or 0):
-                        self._exhausted = True
-                        break
-                    if self._read >= self.max_held:
-                        self._exhausted = True
-                        self.side_effect_note = (
-                            f"{BROWSE_NOTE} Only the first {self.max_held:,} messages can be "
-                            "shown at once; the rest stay in the queue unseen."
-                        )
-                        break
-                    if len(messages) >= self.page_size:
-                        break
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        if not messages:
-                            raise TimeoutError
-                        break
-                    try:
-                        incoming = await queue.get(no_ack=False, fail=False, timeout=remaining)
-                    except TimeoutError:
-                        if messages:
-                            # Give the operator what arrived; the next page goes on from here.
-                            break
-                        raise
-                    if incoming is None:
-                        self._exhausted = True
-                        break
-                    self._read += 1
-                    self._last_tag = incoming.delivery_tag
-                    message = message_from_amqp(self.endpoint, incoming)
-                    self._held_tags.setdefault(message.id, []).append(incoming.delivery_tag)
-                    messages.append(message)
+                    channel = await self._open()
+                wanted = self._page_wanted()
+                if wanted > len(self._arrived):
+                    await self._consume(channel, wanted - len(self._arrived), deadline)
             except Exception as exc:
                 raise self._connector._translate(
                     exc,
@@ -643,7 +668,125 @@ class RabbitMQBrowser(Browser):
                     timeout=timeout,
                     queue=self.endpoint,
                 ) from exc
+            messages = [self._show(delivered) for delivered in self._arrived[:wanted]]
+            del self._arrived[:wanted]
+            # The end is checked again after the page, so a page that takes the last
+            # message already says there is no more.
+            self._page_wanted()
             return Page(messages=tuple(messages), more=not self._exhausted)
+
+    def _page_wanted(self) -> int:
+        """How many messages the next page shows; 0 (and the browse ends) at the end."""
+        if self._closed:
+            # close() ran meanwhile and gave everything back; stop reading.
+            self._exhausted = True
+        if self._exhausted or self._read >= (self._expected or 0):
+            self._exhausted = True
+            return 0
+        if self._read >= self.max_held:
+            self._exhausted = True
+            self.side_effect_note = (
+                f"{BROWSE_NOTE} Only the first {self.max_held:,} messages can be "
+                "shown at once; the rest stay in the queue unseen."
+            )
+            return 0
+        left = min((self._expected or 0), self.max_held) - self._read
+        return min(self.page_size, left, _MAX_PREFETCH)
+
+    async def _consume(
+        self, channel: aiormq.abc.AbstractChannel, count: int, deadline: float
+    ) -> None:
+        """Have `count` more deliveries arrive: one consumer whose prefetch is `count`."""
+        # Counted before consuming: deliveries can arrive before the consume-ok does.
+        until = len(self._arrived) + count
+        if self._get_only:
+            await self._get(channel, until, deadline)
+            return
+        await channel.basic_qos(prefetch_count=count)
+        try:
+            consuming = await channel.basic_consume(self.endpoint, self._on_delivery, no_ack=False)
+        except aiormq.exceptions.ChannelAccessRefused:
+            if self._read or self._arrived:
+                raise
+            # "in exclusive use": another consumer holds the queue exclusively. The refusal
+            # closed the channel (nothing was held on it); basic.get on a new one still works.
+            self._get_only = True
+            self._channel = None
+            await self._get(await self._open(), until, deadline)
+            return
+        try:
+            await self._wait_for_deliveries(channel, until, deadline)
+        finally:
+            # Deliveries sent before the cancel-ok still reach _on_delivery first, and the
+            # prefetch keeps them within `count`: the next page shows them. A closed
+            # channel (browse closed, queue deleted) took its consumer with it.
+            if not self._closed and not channel.is_closed:
+                await channel.basic_cancel(str(consuming.consumer_tag), timeout=5.0)
+
+    async def _get(self, channel: aiormq.abc.AbstractChannel, count: int, deadline: float) -> None:
+        """Like a consumer, one basic.get at a time, until `count` have arrived or the queue
+        stays empty for a quiet period (one empty answer never ends the browse)."""
+        loop = asyncio.get_running_loop()
+        empty_since: float | None = None
+        while len(self._arrived) < count and not self._closed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if self._arrived:
+                    return
+                raise TimeoutError
+            got = await channel.basic_get(self.endpoint, no_ack=False, timeout=remaining)
+            if isinstance(got.delivery, aiormq.spec.Basic.GetOk):
+                await self._on_delivery(got)
+                empty_since = None
+            elif empty_since is None:
+                empty_since = loop.time()
+            elif loop.time() - empty_since >= _QUIET_PERIOD:
+                self._exhausted = True
+                return
+            else:
+                await asyncio.sleep(0.05)
+
+    async def _on_delivery(self, delivered: DeliveredMessage) -> None:
+        self._arrived.append(delivered)
+        self._unsettled.append(_delivery_tag(delivered))
+        self._delivered.set()
+
+    async def _wait_for_deliveries(
+        self, channel: aiormq.abc.AbstractChannel, count: int, deadline: float
+    ) -> None:
+        """Until `count` have arrived, or a quiet queue shows the rest were taken elsewhere.
+
+        Right after another client requeued messages the queue can look empty for a
+        moment, so one look at it never ends the browse; a quiet period does.
+        """
+        loop = asyncio.get_running_loop()
+        while len(self._arrived) < count and not self._closed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                if self._arrived:
+                    # Give the operator what arrived; the next page goes on from here.
+                    return
+                raise TimeoutError
+            self._delivered.clear()
+            quiet = min(remaining, _QUIET_PERIOD)
+            try:
+                await asyncio.wait_for(self._delivered.wait(), quiet)
+                continue
+            except TimeoutError:
+                if quiet < _QUIET_PERIOD:
+                    continue
+            declared = await channel.queue_declare(self.endpoint, passive=True, timeout=remaining)
+            if not declared.message_count:
+                # Another client took the rest for good: this is the end of the queue.
+                self._exhausted = True
+                return
+
+    def _show(self, delivered: DeliveredMessage) -> Message:
+        incoming = aio_pika.IncomingMessage(delivered, no_ack=False)
+        message = message_from_amqp(self.endpoint, incoming)
+        self._read += 1
+        self._held_tags.setdefault(message.id, []).append(_delivery_tag(delivered))
+        return message
 
     async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
         """Ack the held deliveries of exactly these messages, so the broker drops them."""
@@ -659,11 +802,11 @@ class RabbitMQBrowser(Browser):
             if acking:
                 channel = self._channel
                 assert channel is not None
+                tags = {tag for _, _, tag in acking}
                 try:
                     async with asyncio.timeout(timeout):
                         underlay = await channel.get_underlay_channel()
-                        for _, _, tag in acking:
-                            await underlay.basic_ack(tag)
+                        await self._ack(underlay, tags)
                         # basic.ack has no reply; a synchronous call after it on the same
                         # channel returns only once the broker has processed the acks (or
                         # fails if one of them closed the channel).
@@ -679,17 +822,31 @@ class RabbitMQBrowser(Browser):
                             message_id, False, f"ack not confirmed: {error}"
                         )
                 else:
-                    for position, message_id, tag in acking:
-                        self._settled.add(tag)
+                    for position, message_id, _ in acking:
                         outcomes[position] = Outcome(message_id, True, f"acked ({self.endpoint})")
+                finally:
+                    # Acked or in doubt, these tags may no longer be named by a nack.
+                    self._unsettled = [tag for tag in self._unsettled if tag not in tags]
             return [outcomes[position] for position in range(len(messages))]
 
-    async def _give_back(self, channel: aio_pika.abc.AbstractChannel, last_tag: int) -> None:
+    async def _ack(self, channel: aiormq.abc.AbstractChannel, tags: set[int]) -> None:
+        """Ack these held tags: the oldest run of them in one multiple ack, the rest one by one."""
+        run = 0
+        while run < len(self._unsettled) and self._unsettled[run] in tags:
+            run += 1
+        if run > 1:
+            await channel.basic_ack(self._unsettled[run - 1], multiple=True)
+            tags = tags - set(self._unsettled[:run])
+        for tag in sorted(tags):
+            await channel.basic_ack(tag)
+
+    async def _give_back(self, channel: aio_pika.abc.AbstractChannel, held: list[int]) -> None:
         underlay = await channel.get_underlay_channel()
         before = await underlay.queue_declare(self.endpoint, passive=True)
         ready_before = int(before.message_count or 0)
-        # One multiple-nack requeues every held delivery, in its original order.
-        await underlay.basic_nack(delivery_tag=last_tag, multiple=True, requeue=True)
+        # One multiple-nack requeues every held delivery, in its original order. It must
+        # name a tag still outstanding, or the broker closes the channel.
+        await underlay.basic_nack(delivery_tag=held[-1], multiple=True, requeue=True)
         # basic.nack has no reply and the queue requeues in its own time, while it answers
         # a declare at once; wait until the messages are back, so that a depth read right
         # after close() counts them. The wait is bounded: a consumer may take them meanwhile.
@@ -697,7 +854,7 @@ class RabbitMQBrowser(Browser):
         deadline = loop.time() + _REQUEUE_WAIT
         while loop.time() < deadline:
             after = await underlay.queue_declare(self.endpoint, passive=True)
-            if int(after.message_count or 0) >= ready_before + self._read - len(self._settled):
+            if int(after.message_count or 0) >= ready_before + len(held):
                 return
             await asyncio.sleep(0.01)
 
@@ -706,17 +863,16 @@ class RabbitMQBrowser(Browser):
             return
         self._closed = True
         channel, self._channel = self._channel, None
-        self._queue = None
+        held, self._unsettled = self._unsettled, []
+        self._arrived.clear()
+        # A page waiting for deliveries stops waiting.
+        self._delivered.set()
         if channel is None or channel.is_closed:
             return
-        last_tag, self._last_tag = self._last_tag, None
-        # A multiple nack must name a tag still outstanding, or the broker closes the channel.
-        unsettled = [tag for tags in self._held_tags.values() for tag in tags]
-        last_tag = max(unsettled) if last_tag is not None and unsettled else None
         try:
             async with asyncio.timeout(10.0):
-                if last_tag is not None:
-                    await self._give_back(channel, last_tag)
+                if held:
+                    await self._give_back(channel, held)
                 await channel.close()
         except Exception as exc:
             # The broker requeues unacked deliveries of a closed channel or connection itself.
@@ -736,10 +892,17 @@ _TEXT_PROPERTIES = (
     "reply_to",
     "user_id",
 )
+# Where the wire's field name differs from the option's.
+_PROPERTY_FIELDS = {"type": "message_type"}
 
 
 # Text with these is binary that happens to decode (big-endian integers, say).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _delivery_tag(delivered: DeliveredMessage) -> int:
+    # Every basic.deliver carries one; the type allows None for other frames.
+    return int(delivered.delivery_tag or 0)
 
 
 def _names_the_link(text: str) -> bool:
@@ -755,11 +918,13 @@ def split_target(target: str) -> tuple[str, str]:
     return exchange, routing_key
 
 
-def amqp_message(outgoing: Outgoing) -> aio_pika.Message:
-    """An Outgoing as an AMQP message, headers and properties kept."""
+def amqp_properties(outgoing: Outgoing) -> aiormq.spec.Basic.Properties:
+    """An Outgoing's AMQP basic properties, its headers among them."""
     options = outgoing.options
     properties: dict[str, Any] = {
-        name: options[name] for name in _TEXT_PROPERTIES if options.get(name)
+        _PROPERTY_FIELDS.get(name, name): options[name]
+        for name in _TEXT_PROPERTIES
+        if options.get(name)
     }
     # A replayed message must survive a broker restart unless it said otherwise.
     mode = options.get("delivery_mode", "2")
@@ -770,7 +935,7 @@ def amqp_message(outgoing: Outgoing) -> aio_pika.Message:
     headers: dict[str, Any] = {}
     for name, value in outgoing.headers:
         headers[name] = _table_value(value)
-    return aio_pika.Message(outgoing.body, headers=headers or None, **properties)
+    return aiormq.spec.Basic.Properties(headers=headers or None, **properties)
 
 
 def _table_value(value: Any) -> Any:
@@ -1084,7 +1249,7 @@ __all__ = [
     "ManagementClient",
     "RabbitMQBrowser",
     "RabbitMQConnector",
-    "amqp_message",
+    "amqp_properties",
     "build_endpoints",
     "message_from_amqp",
     "split_target",
