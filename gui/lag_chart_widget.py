@@ -1,7 +1,8 @@
 """A live time-series chart: ring buffers per series, redrawn on a timer, with a crosshair.
 
 Shaped after pyqtgraph's `examples/scrollingPlots.py`: samples go into preallocated numpy
-buffers and only a timer calls `setData`, so a burst of samples costs one redraw.
+buffers and only a timer calls `setData`, so a burst of samples costs one redraw; a hidden
+chart does not redraw, and curves are clipped to the view and decimated to its pixels.
 """
 
 from __future__ import annotations
@@ -39,18 +40,38 @@ class SeriesBuffer:
 
     def append(self, at: float, value: float) -> None:
         if self._n == len(self._x):
-            if len(self._x) < self.capacity:
-                size = min(self.capacity, len(self._x) * 2)
-                self._x = np.resize(self._x, size)
-                self._y = np.resize(self._y, size)
-            else:
-                keep = self.capacity // 2
-                self._x[:keep] = self._x[self._n - keep : self._n]
-                self._y[:keep] = self._y[self._n - keep : self._n]
-                self._n = keep
+            self._make_room()
         self._x[self._n] = at
         self._y[self._n] = value
         self._n += 1
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Many points at once, in time order (history on open): one copy, not a loop."""
+        xs, ys = xs[-self.capacity :], ys[-self.capacity :]
+        need = self._n + len(xs)
+        if need > len(self._x) and len(self._x) < self.capacity:
+            self._resize(min(self.capacity, max(need, len(self._x) * 2)))
+        if need > len(self._x):  # at capacity: the oldest make way
+            self._keep_newest(min(self._n, self.capacity - len(xs)))
+        self._x[self._n : self._n + len(xs)] = xs
+        self._y[self._n : self._n + len(ys)] = ys
+        self._n += len(xs)
+
+    def _make_room(self) -> None:
+        """Double up to the capacity; when full, drop the oldest half in one move."""
+        if len(self._x) < self.capacity:
+            self._resize(min(self.capacity, len(self._x) * 2))
+        else:
+            self._keep_newest(self.capacity // 2)
+
+    def _resize(self, size: int) -> None:
+        self._x = np.resize(self._x, size)
+        self._y = np.resize(self._y, size)
+
+    def _keep_newest(self, keep: int) -> None:
+        self._x[:keep] = self._x[self._n - keep : self._n]
+        self._y[:keep] = self._y[self._n - keep : self._n]
+        self._n = keep
 
     @property
     def x(self) -> np.ndarray:
@@ -99,6 +120,7 @@ class LagChartWidget(QWidget):
             background="w", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
         )
         self.plot = self.plot_widget.getPlotItem()
+        self.title = title
         self.plot.setTitle(title, color="#333", size="11pt")
         self.plot.setLabel("left", y_label)
         # Counts and rates are never negative, and "(x0.001)" on a flat zero line reads as
@@ -107,7 +129,8 @@ class LagChartWidget(QWidget):
         self.plot.getViewBox().setLimits(yMin=0)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setClipToView(True)
-        self.plot.setDownsampling(mode="peak")
+        # auto: decimate each curve to about the plot's pixel width (min/max per pixel).
+        self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.addLegend(offset=(10, 10), labelTextColor="#333", brush=(255, 255, 255, 200))
         self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
         for name in ("left", "bottom"):
@@ -143,6 +166,20 @@ class LagChartWidget(QWidget):
         if key in self._shown_set:
             self._dirty = True
 
+    def extend(self, key: Hashable, xs: np.ndarray, ys: np.ndarray) -> None:
+        """Many points of one series at once, in time order (history)."""
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = SeriesBuffer()
+        buffer.extend(xs, ys)
+        if key in self._shown_set:
+            self._dirty = True
+
+    def forget(self, keys: Iterable[Hashable]) -> None:
+        """Drop the buffers of series no longer watched (their memory goes with them)."""
+        for key in keys:
+            self._buffers.pop(key, None)
+
     def keys(self) -> list[Hashable]:
         return list(self._buffers)
 
@@ -156,19 +193,32 @@ class LagChartWidget(QWidget):
     # -- what is shown ----------------------------------------------------------------
 
     def show_keys(self, keys: Iterable[Hashable]) -> None:
+        """Draw these series, in this order; curves of series still shown are kept."""
         keys = list(keys)
         if keys == self._shown:
             return
         self._shown = keys
         self._shown_set = set(keys)
-        for item in self._curves.values():
+        for key in [k for k in self._curves if k not in self._shown_set]:
+            item = self._curves.pop(key)
             self.plot.removeItem(item)
-        self._curves.clear()
+        for key in keys:
+            if key not in self._curves:
+                self._curves[key] = self.plot.plot(
+                    name=self._label(key),
+                    dynamicRangeLimit=self._range_limit(),
+                    # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
+                    autoDownsampleFactor=1.0,
+                    skipFiniteCheck=True,  # samples are counts and rates, never NaN
+                )
         for i, key in enumerate(keys):
-            item = self.plot.plot(name=self._label(key), dynamicRangeLimit=self._range_limit())
-            self._curves[key] = item
             self._style(key, i)
         self._dirty = True
+
+    def set_title(self, title: str) -> None:
+        if title != self.title:
+            self.title = title
+            self.plot.setTitle(title)  # keeps the colour and size the theme set
 
     def shown_keys(self) -> list[Hashable]:
         return list(self._shown)
@@ -207,7 +257,8 @@ class LagChartWidget(QWidget):
     # -- drawing ---------------------------------------------------------------------
 
     def _on_timer_timeout(self) -> None:
-        if not self._dirty or self._paused:
+        # Hidden (another tab, or the view not open): stay dirty, redraw once seen again.
+        if not self._dirty or self._paused or not self.isVisible():
             return
         self._dirty = False
         for key, item in self._curves.items():

@@ -1,9 +1,11 @@
 """The Monitor view: consumer lag and DLQ depth charted live, group health, alerts.
 
 It owns a `Sampler` over the window's connections (its own connectors, never the
-browsing ones) and observes its snapshots: samples go into chart buffers and the
-metrics store, alert rules are judged on each one and their events go to the event
-log; the charts redraw on their own timer. On open, the charts are filled from history.
+browsing ones) and observes its snapshots: each is summed up in slices across loop turns
+(group totals; partitions only of the group drilled into), the summary goes into charts,
+every sample into the metrics store, alert rules are judged on each one and their events
+go to the event log; the charts redraw on their own timer. On open, the charts are
+filled from history.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from eventdesk.connectors.alerts import (
     HEALTH_ORDER,
     AlertEvaluator,
@@ -29,11 +33,12 @@ from eventdesk.connectors.metrics_store import DAY, MetricsStore
 from eventdesk.connectors.sampling import (
     ConnectorFactory,
     Metric,
+    Sample,
     Sampler,
     SeriesKey,
     Snapshot,
 )
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -74,6 +79,11 @@ HISTORY_S = DAY  # the longest window preset: what the charts are filled with on
 LOG_ROWS_ON_OPEN = 200
 EVENTS_KEPT_S = 90 * DAY  # alerts outlive samples: incident reports look back further
 _CHARTED = (Metric.DLQ_DEPTH, Metric.DLQ_INFLOW)
+# Groups drawn at once when none is drilled into: those with the most lag. Fifty curves
+# cost a redraw and a paint of about 60 ms each (tests/benchmarks/RESULTS.md, Monitor).
+CHARTED_GROUPS = 10
+STORE_SLICE = 1000  # samples written to the history per transaction
+SUMMARY_SLICE = 2000  # samples summed up per event loop turn (~2 ms)
 
 
 def group_key(connection: str, group: str) -> SeriesKey:
@@ -211,8 +221,10 @@ class MonitorView(QWidget, TaskOwner):
         self._unreachable_since: dict[str, float] = {}
         self._groups: list[tuple[str, str]] = []
         self._selected_group: tuple[str, str] | None = None
-        # Ordered sets (dict keys): a sample's key is looked up per sample, thousands a round.
+        # The drilled group's partition series (an ordered set: dict keys). Only that
+        # group's: 5,000 partition buffers cost memory and time for curves nobody sees.
         self._partitions: dict[tuple[str, str], dict[SeriesKey, None]] = {}
+        self.chart_groups = CHARTED_GROUPS
         self._dlqs: list[SeriesKey] = []
         self._inflows: list[SeriesKey] = []
         self.snapshots_seen = 0
@@ -460,9 +472,8 @@ class MonitorView(QWidget, TaskOwner):
                 keys = self._dlqs if key.metric is Metric.DLQ_DEPTH else self._inflows
             if keys is not None and key not in keys:
                 keys.append(key)
-            for at, value in series:
-                chart.append(key, at, value)
             if series:
+                chart.extend(key, *np.array(series, dtype=np.float64).T)
                 self.series_model.update(key, *series[-1])
             self.history_points_loaded += len(series)
         self._update_groups_table()
@@ -517,58 +528,85 @@ class MonitorView(QWidget, TaskOwner):
     async def _on_sampler_snapshot(self, snapshot: Snapshot) -> None:
         if self.sampler is None:
             return
-        self._apply(snapshot)
-        events = self.evaluator.evaluate(snapshot)
+        summary = await self._summarize(snapshot)
+        if self.sampler is None:  # closed meanwhile
+            return
+        self._apply(summary)
+        events = self.evaluator.evaluate(summary.snapshot)
         self._update_marks()
         if events:
             await self._record(events)
         if not snapshot.stale and snapshot.samples and self._store is not None:
             try:
-                await asyncio.to_thread(self._store.add, snapshot.samples)
+                await self._store_samples(self._store, snapshot.samples)
             except Exception as exc:
                 log.warning("Storing samples failed: %s", exc)
 
-    def _apply(self, snapshot: Snapshot) -> None:
+    async def _store_samples(self, store: MetricsStore, samples: tuple[Sample, ...]) -> None:
+        """In slices of one transaction each: a writer thread busy with a whole round
+        (10,000 rows of Python work) holds the GIL in long turns, and the UI thread waits
+        for it at every Qt call that gives it up."""
+        for start in range(0, len(samples), STORE_SLICE):
+            await asyncio.to_thread(store.add, samples[start : start + STORE_SLICE])
+
+    async def _summarize(self, snapshot: Snapshot) -> RoundSummary:
+        """The round summed up in slices, the loop turning between them: 10,000 samples at
+        once held the UI for ~100 ms. Not in a thread: a thread busy with Python makes the
+        UI thread wait for the GIL at every Qt call (seen as stalls during paints)."""
+        summary = RoundSummarizer(snapshot, self._selected_group)
+        samples = snapshot.samples
+        for start in range(0, len(samples), SUMMARY_SLICE):
+            summary.add(samples[start : start + SUMMARY_SLICE])
+            await asyncio.sleep(0)
+        return summary.result()
+
+    def _apply(self, summary: RoundSummary) -> None:
         """Observe one round: buffers, latest values, health, reachability."""
         self.snapshots_seen += 1
+        snapshot = summary.snapshot
         name = snapshot.connection
         self._latest[name] = snapshot
         if snapshot.stale:
             self._unreachable_since.setdefault(name, snapshot.at)
         else:
             self._unreachable_since.pop(name, None)
-            group_totals: dict[str, float] = {}
-            for sample in snapshot.samples:
-                key = sample.series
-                self.series_model.update(key, sample.at, sample.value)
-                if sample.metric is Metric.LAG and sample.group is not None:
-                    if sample.partition is None:
-                        group_totals[sample.group] = (
-                            group_totals.get(sample.group, 0.0) + sample.value
-                        )
-                    else:
-                        self.lag_chart.append(key, snapshot.at, sample.value)
-                        parts = self._partitions.setdefault((name, sample.group), {})
-                        parts.setdefault(key)
-                elif sample.metric is Metric.DLQ_DEPTH:
-                    self.dlq_chart.append(key, snapshot.at, sample.value)
-                    if key not in self._dlqs:
-                        self._dlqs.append(key)
-                elif sample.metric is Metric.DLQ_INFLOW:
-                    self.inflow_chart.append(key, snapshot.at, sample.value)
-                    if key not in self._inflows:
-                        self._inflows.append(key)
-            for group in snapshot.group_states:
-                group_totals.setdefault(group, 0.0)
-            for group, lag in group_totals.items():
-                key = group_key(name, group)
-                self.lag_chart.append(key, snapshot.at, lag)
-                self.series_model.update(key, snapshot.at, lag)
-                if (name, group) not in self._groups:
-                    self._groups.append((name, group))
+            self._apply_samples(snapshot)
+            self._apply_group_totals(name, snapshot.at, summary.group_totals)
+            if summary.drilled is not None and summary.drilled == self._selected_group:
+                self._apply_partitions(summary.drilled, snapshot.at, summary.partitions)
         self._update_groups_table()
         self._update_shown()
         self._update_unreachable()
+
+    def _apply_samples(self, snapshot: Snapshot) -> None:
+        """The round's samples but partitions: table rows, DLQ depth and inflow charts."""
+        for sample in snapshot.samples:
+            key = sample.series
+            self.series_model.update(key, sample.at, sample.value)
+            if sample.metric is Metric.DLQ_DEPTH:
+                self.dlq_chart.append(key, snapshot.at, sample.value)
+                if key not in self._dlqs:
+                    self._dlqs.append(key)
+            elif sample.metric is Metric.DLQ_INFLOW:
+                self.inflow_chart.append(key, snapshot.at, sample.value)
+                if key not in self._inflows:
+                    self._inflows.append(key)
+
+    def _apply_group_totals(self, connection: str, at: float, totals: dict[str, float]) -> None:
+        for group, lag in totals.items():
+            key = group_key(connection, group)
+            self.lag_chart.append(key, at, lag)
+            self.series_model.update(key, at, lag)
+            if (connection, group) not in self._groups:
+                self._groups.append((connection, group))
+
+    def _apply_partitions(
+        self, drilled: tuple[str, str], at: float, lags: dict[SeriesKey, float]
+    ) -> None:
+        parts = self._partitions.setdefault(drilled, {})
+        for key, lag in lags.items():
+            self.lag_chart.append(key, at, lag)
+            parts.setdefault(key)
 
     def _update_shown(self) -> None:
         if self._selected_group is not None:
@@ -576,11 +614,29 @@ class MonitorView(QWidget, TaskOwner):
                 list(self._partitions.get(self._selected_group, {})),
                 key=lambda k: (k.endpoint, k.partition),
             )
+            title = f"Partition lag of {self._selected_group[1]}"
         else:
-            keys = [group_key(c, g) for c, g in self._groups]
+            charted = self.charted_groups()
+            keys = [group_key(c, g) for c, g in charted]
+            title = "Consumer group lag"
+            if len(charted) < len(self._groups):
+                title += f": the {len(charted)} of {len(self._groups)} groups with the most lag"
+        self.lag_chart.set_title(title)
         self.lag_chart.show_keys(keys)
         self.dlq_chart.show_keys(self._dlqs)
         self.inflow_chart.show_keys(self._inflows)
+
+    def charted_groups(self) -> list[tuple[str, str]]:
+        """The groups drawn: all, or the `chart_groups` with the most lag now, in list order."""
+        if len(self._groups) <= self.chart_groups:
+            return list(self._groups)
+
+        def lag(group: tuple[str, str]) -> float:
+            buffer = self.lag_chart.buffer(group_key(*group))
+            return (buffer.last() or 0.0) if buffer is not None else 0.0
+
+        top = set(sorted(self._groups, key=lag, reverse=True)[: self.chart_groups])
+        return [group for group in self._groups if group in top]
 
     def _update_unreachable(self) -> None:
         stale = set(self._unreachable_since)
@@ -614,6 +670,24 @@ class MonitorView(QWidget, TaskOwner):
         table = self.groups_table
         if table.rowCount() != len(self._groups):
             table.setRowCount(len(self._groups))
+            self._update_groups_hint()
+        if not self._groups:
+            return
+        # Each cell's change would tell the view on its own, and the header, sized to its
+        # contents, measures every row each time (0.8 ms a cell at 50 groups): the view
+        # hears of the whole table once.
+        model = table.model()
+        with QSignalBlocker(model):
+            changed = self._fill_groups_table()
+        if changed:
+            model.dataChanged.emit(
+                model.index(0, 0), model.index(len(self._groups) - 1, table.columnCount() - 1)
+            )
+
+    def _fill_groups_table(self) -> bool:
+        """Sets every cell; whether any changed."""
+        table = self.groups_table
+        changed = False
         for row, (connection, group) in enumerate(self._groups):
             snapshot = self._latest.get(connection)
             stale = snapshot is None or snapshot.stale
@@ -626,21 +700,38 @@ class MonitorView(QWidget, TaskOwner):
                 reason = "From history; no live sample yet."
             buffer = self.lag_chart.buffer(group_key(connection, group))
             lag = buffer.last() if buffer is not None else None
-            name_item = table.item(row, 0) or QTableWidgetItem()
-            name_item.setText(f"{group}  ·  {connection}")
-            name_item.setToolTip(f"{group} on {connection}")
-            badge = table.item(row, 1) or QTableWidgetItem()
-            badge.setText(f"● {state.value.upper()}")
-            badge.setForeground(QBrush(QColor(HEALTH_COLORS[state])))
-            badge.setToolTip(reason)
-            lag_item = table.item(row, 2) or QTableWidgetItem()
-            lag_item.setText("" if lag is None else f"{lag:,.0f}")
-            lag_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for column, item in enumerate((name_item, badge, lag_item)):
-                if column != 1:
-                    item.setForeground(QBrush(_GREY if stale else table.palette().text()))
-                if table.item(row, column) is None:
-                    table.setItem(row, column, item)
+            text = table.palette().text().color()
+            changed |= self._set_cell(
+                row, 0, f"{group}  ·  {connection}", f"{group} on {connection}", stale, text
+            )
+            changed |= self._set_cell(
+                row, 1, f"● {state.value.upper()}", reason, False, QColor(HEALTH_COLORS[state])
+            )
+            changed |= self._set_cell(row, 2, "" if lag is None else f"{lag:,.0f}", "", stale, text)
+        return changed
+
+    def _set_cell(
+        self, row: int, column: int, text: str, tip: str, stale: bool, colour: QColor
+    ) -> bool:
+        """One cell of the groups table, touched only where it changed; whether it did."""
+        table = self.groups_table
+        item = table.item(row, column)
+        changed = item is None
+        if item is None:
+            item = QTableWidgetItem()
+            if column == 2:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(row, column, item)
+        if item.text() != text:
+            item.setText(text)
+            changed = True
+        if item.toolTip() != tip:
+            item.setToolTip(tip)
+        colour = _GREY if stale else colour
+        if item.foreground().color() != colour:
+            item.setForeground(QBrush(colour))
+            changed = True
+        return changed
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -677,13 +768,60 @@ class MonitorView(QWidget, TaskOwner):
 
     def _on_groups_table_selection_changed(self) -> None:
         rows = {index.row() for index in self.groups_table.selectedIndexes()}
-        self._selected_group = self._groups[min(rows)] if rows else None
-        self.groups_hint.setText(
-            "Select a group to see its partitions."
-            if self._selected_group is None
-            else f"Partitions of {self._selected_group[1]}; clear the selection for all groups."
-        )
+        selected = self._groups[min(rows)] if rows else None
+        if selected == self._selected_group:
+            return
+        if self._selected_group is not None:
+            self.lag_chart.forget(self._partitions.pop(self._selected_group, {}))
+        self._selected_group = selected
+        self._update_groups_hint()
         self._update_shown()
+        if selected is not None and self._store is not None:
+            AsyncOp(self, lambda: self._load_partition_history(selected)).latest_wins(
+                "partition-history"
+            ).with_context("Loading the partitions' history").run()
+
+    async def _load_partition_history(self, group: tuple[str, str]) -> None:
+        """The drilled group's partitions over the chart's window, from the store: live
+        rounds only keep partitions of the group drilled into."""
+        store = self._store
+        if store is None:
+            return
+        until = time.time()
+        start = until - min(self.lag_chart.window, HISTORY_S)
+        points = await asyncio.to_thread(read_partition_history, store, group, start, until)
+        if group != self._selected_group:
+            return
+        parts = self._partitions.setdefault(group, {})
+        for key, (xs, ys) in points.items():
+            self._prepend_history(key, xs, ys)
+            parts.setdefault(key)
+        self._update_shown()
+
+    def _prepend_history(self, key: SeriesKey, xs: np.ndarray, ys: np.ndarray) -> None:
+        """History before the live points the chart already took for `key`."""
+        buffer = self.lag_chart.buffer(key)
+        live_x = buffer.x.copy() if buffer is not None else np.empty(0)
+        live_y = buffer.y.copy() if buffer is not None else np.empty(0)
+        older = int(np.searchsorted(xs, live_x[0])) if len(live_x) else len(xs)
+        if not older:
+            return
+        self.lag_chart.forget([key])
+        self.lag_chart.extend(key, xs[:older], ys[:older])
+        self.lag_chart.extend(key, live_x, live_y)
+
+    def _update_groups_hint(self) -> None:
+        if self._selected_group is not None:
+            text = f"Partitions of {self._selected_group[1]}; clear the selection for all groups."
+        elif len(self._groups) > self.chart_groups:
+            text = (
+                f"The chart shows the {self.chart_groups} groups with the most lag; the rest "
+                "are listed here. Select a group to see its partitions."
+            )
+        else:
+            text = "Select a group to see its partitions."
+        if text != self.groups_hint.text():
+            self.groups_hint.setText(text)
 
     def select_group(self, connection: str, group: str | None) -> None:
         if group is None:
@@ -692,7 +830,70 @@ class MonitorView(QWidget, TaskOwner):
         self.groups_table.selectRow(self._groups.index((connection, group)))
 
 
-# -- pure helpers (no widgets): history reading and endpoint marks ----------------------
+# -- pure helpers (no widgets): a round's summary, history reading, endpoint marks ------
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSummary:
+    """One snapshot as the view needs it: a few hundred values instead of 10,000."""
+
+    # The snapshot without per-partition samples: what the view keeps, judges and lists.
+    snapshot: Snapshot
+    # Consumer group -> lag summed over its topics (0 for a group with no partitions).
+    group_totals: dict[str, float]
+    # The (connection, group) drilled into when the summary was made, and its partition lags.
+    drilled: tuple[str, str] | None
+    partitions: dict[SeriesKey, float]
+
+
+class RoundSummarizer:
+    """Builds a `RoundSummary` from a snapshot's samples, given in as many slices as wanted."""
+
+    def __init__(self, snapshot: Snapshot, drilled: tuple[str, str] | None) -> None:
+        self._snapshot = snapshot
+        mine = drilled is not None and drilled[0] == snapshot.connection
+        self._drilled = drilled if mine else None
+        self._group = drilled[1] if drilled is not None and mine else None
+        self._kept: list[Sample] = []
+        self._totals: dict[str, float] = {}
+        self._partitions: dict[SeriesKey, float] = {}
+
+    def add(self, samples: Iterable[Sample]) -> None:
+        kept, totals, partitions, group = self._kept, self._totals, self._partitions, self._group
+        for sample in samples:
+            if sample.partition is None:
+                kept.append(sample)
+                if sample.metric is Metric.LAG and sample.group is not None:
+                    totals[sample.group] = totals.get(sample.group, 0.0) + sample.value
+            elif group is not None and sample.group == group and sample.metric is Metric.LAG:
+                partitions[sample.series] = sample.value
+
+    def result(self) -> RoundSummary:
+        for name in self._snapshot.group_states:
+            self._totals.setdefault(name, 0.0)
+        lean = replace(self._snapshot, samples=tuple(self._kept))
+        return RoundSummary(lean, self._totals, self._drilled, self._partitions)
+
+
+def summarize_round(snapshot: Snapshot, drilled: tuple[str, str] | None) -> RoundSummary:
+    """The whole round at once (see `RoundSummarizer`)."""
+    summarizer = RoundSummarizer(snapshot, drilled)
+    summarizer.add(snapshot.samples)
+    return summarizer.result()
+
+
+def read_partition_history(
+    store: MetricsStore, group: tuple[str, str], start: float, end: float
+) -> dict[SeriesKey, tuple[np.ndarray, np.ndarray]]:
+    """Each partition's lag of one (connection, group) in [start, end], from the store, as
+    (times, values) arrays in time order."""
+    connection, name = group
+    found = {}
+    for key in store.series(connection=connection):
+        if key.group == name and key.partition is not None and key.metric is Metric.LAG:
+            points = np.array(store.query(key, start, end), dtype=np.float64).reshape(-1, 2)
+            found[key] = (points[:, 0], points[:, 1])
+    return found
 
 
 def read_chart_history(

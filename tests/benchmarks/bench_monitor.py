@@ -1,6 +1,6 @@
 """Sample 50 consumer groups × 100 partitions with the Monitor open; print what it costs.
 
-    python -m tests.benchmarks.bench_monitor [--duration 300] [--interval 2]
+    python -m tests.benchmarks.bench_monitor [--duration 300] [--interval 2] [--profile FILE]
 
 Set-up, the cheapest real one: one topic of 100 partitions; each of 50 groups commits an
 offset on every partition, so every group has 100 partitions with lag (5,000 in all).
@@ -11,8 +11,8 @@ Figures, from the real window (Monitor tab shown, sampling every `--interval` s)
 sampler round wall time and CPU share (`time.process_time` around every round of the
 sampler's loop, and around the Monitor's handling of each snapshot), chart redraw cost
 (each redraw timer tick that called setData, and each chart paint), the worst UI
-event-loop stall (a 5 ms QTimer heartbeat; also measured for `--control` s before the
-Monitor is shown, as the machine's own noise), and RSS each minute. Beside them, in the
+event-loop stall and its p99 (a 5 ms QTimer heartbeat; also measured for `--control` s
+before the Monitor is shown, as the machine's own noise), and RSS each minute. Beside them, in the
 same run after the window closed, Kafka's own `kafka-consumer-groups --describe
 --all-groups` on the same interval, with the same load still running.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import functools
 import gc
 import logging
@@ -276,14 +277,22 @@ class MinuteStallMonitor(StallMonitor):
         super().__init__()
         self.per_minute: list[float] = [0.0]
         self.long: list[tuple[float, float]] = []  # (start, end) of each gap over 50 ms
+        self.gaps: list[float] = []  # every heartbeat's lateness, ms, for percentiles
 
     def new_minute(self) -> None:
         self.per_minute.append(0.0)
+
+    def percentile_ms(self, fraction: float) -> float:
+        if not self.gaps:
+            return 0.0
+        ordered = sorted(self.gaps)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
     def _on_timer_timeout(self) -> None:
         gap = self._clock.nsecsElapsed() / 1e6 - self.INTERVAL_MS
         super()._on_timer_timeout()
         self.per_minute[-1] = max(self.per_minute[-1], gap)
+        self.gaps.append(max(0.0, gap))
         if gap > 50:
             end = time.perf_counter()
             self.long.append((end - (gap + self.INTERVAL_MS) / 1000, end))
@@ -529,7 +538,9 @@ def report(
             "worst UI event-loop stall",
             f"{w.stalls.worst_ms:,.0f} ms (worst per minute: "
             + ", ".join(f"{m:,.0f}" for m in w.stalls.per_minute if m)
-            + f"; {len(w.stalls.long)} stalls over 50 ms)",
+            + f"; {len(w.stalls.long)} stalls over 50 ms;"
+            f" p99 {w.stalls.percentile_ms(0.99):,.0f} ms,"
+            f" p99.9 {w.stalls.percentile_ms(0.999):,.0f} ms)",
             "",
             "≤ 50 ms",
         ),
@@ -578,6 +589,9 @@ def main() -> None:
     parser.add_argument("--partitions", type=positive(int), default=100)
     parser.add_argument("--reference-rounds", type=positive(int), default=15)
     parser.add_argument("--control", type=positive(float), default=30.0, help="seconds idle")
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the UI thread (the window) here"
+    )
     args = parser.parse_args()
 
     data = tempfile.TemporaryDirectory(prefix="eventdesk-bench-monitor-")
@@ -595,7 +609,13 @@ def main() -> None:
         configure_application(app)
         collector = GuiThreadGarbageCollector()  # as the app runs: collections on the UI thread
         collector.start()
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()  # the UI thread only: the loop, the view, the charts
         figures = qasync.run(measure_window(args, timings))
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         collector.stop()
         print("running the reference…", flush=True)
         reference = reference_rounds(args.reference_rounds, args.interval, args.groups)

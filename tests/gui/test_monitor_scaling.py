@@ -1,0 +1,216 @@
+"""The Monitor at many groups and partitions: only what is seen is kept and drawn.
+
+Per-partition series only for the group drilled into (filled from history when drilled),
+the lag chart limited to the groups with the most lag, rounds summed up off the UI
+thread, charts that neither redraw while hidden nor draw more points than pixels.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaProducer
+from eventdesk.connectors.model import BrokerKind
+from eventdesk.connectors.profiles import ConnectionProfile
+from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
+from eventdesk.gui.lag_chart_widget import LagChartWidget, SeriesBuffer
+from eventdesk.gui.monitor_view import group_key, summarize_round
+
+from tests.seed.kafka import commit_offsets, create_topic
+
+from .conftest import LoopDriver
+
+PARTITIONS = 3
+PER_PARTITION = 20
+
+
+def _lag(group: str | None, partition: int | None, value: float, topic: str = "orders"):
+    return Sample("K", BrokerKind.KAFKA, topic, group, partition, Metric.LAG, value, 10.0)
+
+
+def test_a_round_is_summed_per_group_and_keeps_partitions_of_the_drilled_group_only():
+    samples = (
+        _lag("billing", 0, 3),
+        _lag("billing", 1, 4),
+        _lag("billing", None, 7),
+        _lag("billing", None, 5, topic="refunds"),
+        _lag("audit", 0, 1),
+        _lag("audit", None, 1),
+        Sample("K", BrokerKind.KAFKA, "orders.DLT", None, None, Metric.DLQ_DEPTH, 9, 10.0),
+    )
+    snapshot = Snapshot(
+        "K",
+        BrokerKind.KAFKA,
+        10.0,
+        Reachability.OK,
+        samples,
+        group_states={"billing": "Stable", "audit": "Empty", "idle": "Empty"},
+    )
+
+    summary = summarize_round(snapshot, ("K", "billing"))
+
+    assert summary.group_totals == {"billing": 12.0, "audit": 1.0, "idle": 0.0}
+    assert summary.drilled == ("K", "billing")
+    assert summary.partitions == {
+        SeriesKey("K", "orders", "billing", 0, Metric.LAG): 3,
+        SeriesKey("K", "orders", "billing", 1, Metric.LAG): 4,
+    }
+    assert all(s.partition is None for s in summary.snapshot.samples)
+    assert len(summary.snapshot.samples) == 4
+    assert summary.snapshot.group_states == snapshot.group_states
+    # Drilled into a group of another connection: no partitions from this one.
+    other = summarize_round(snapshot, ("Elsewhere", "billing"))
+    assert other.partitions == {} and other.drilled is None
+    assert summarize_round(snapshot, None).partitions == {}
+
+
+def test_series_buffer_extend_keeps_order_and_the_newest_points_when_full():
+    buffer = SeriesBuffer(capacity=8)
+    for i in range(5):
+        buffer.append(float(i), float(i))
+    buffer.extend(np.arange(5.0, 12.0), np.arange(50.0, 120.0, 10.0))
+    assert list(buffer.x) == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    assert buffer.last() == 110.0
+    buffer.extend(np.arange(20.0, 40.0), np.arange(20.0, 40.0))  # more than it holds
+    assert list(buffer.x) == list(np.arange(32.0, 40.0))
+    buffer.append(40.0, 40.0)
+    assert np.all(np.diff(buffer.x) > 0) and buffer.last() == 40.0
+
+
+def test_a_hidden_chart_does_not_redraw_and_draws_at_most_its_pixels(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.resize(400, 300)
+    now = time.time()
+    xs = now - 300 + np.arange(5000) * 0.06  # 5,000 points over the 5-minute window
+    chart.extend("a", xs, np.sin(np.arange(5000)) * 100 + 100)
+    chart.show_keys(["a"])
+    qtbot.wait(200)  # four redraw ticks, hidden
+    assert chart.redraws == 0
+
+    chart.show()
+    qtbot.waitUntil(lambda: chart.redraws == 1, timeout=2000)
+    qtbot.wait(200)
+    _x, y = chart.curve("a").getData()
+    assert 0 < len(y) <= 2 * chart.plot_widget.width()  # peak mode: a min and a max per pixel
+    assert y.max() == pytest.approx(200, abs=0.1)  # peaks survive the decimation
+
+    # Nothing new: no redraw. A sample: one redraw. Curves of series still shown stay.
+    curve = chart.curve("a")
+    qtbot.wait(150)
+    assert chart.redraws == 1
+    chart.append("a", now + 0.5, 7.0)
+    chart.show_keys(["a", "b"])
+    qtbot.waitUntil(lambda: chart.redraws == 2, timeout=2000)
+    assert chart.curve("a") is curve and chart.curve("b") is not None
+    chart.show_keys(["b"])
+    assert chart.curve("a") is None and curve not in chart.plot.listDataItems()
+
+
+async def _produce(bootstrap: str, topic: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(PARTITIONS * PER_PARTITION):
+            await producer.send(topic, f"m{i}".encode(), partition=i % PARTITIONS)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def _partition_keys(monitor) -> set[SeriesKey]:
+    return {k for k in monitor.lag_chart.keys() if k.partition is not None}
+
+
+def _last(monitor, key: SeriesKey) -> float | None:
+    buffer = monitor.lag_chart.buffer(key)
+    return None if buffer is None else buffer.last()
+
+
+@pytest.mark.kafka
+def test_monitor_charts_the_groups_with_most_lag_and_partitions_of_the_drilled_group_only(
+    driver: LoopDriver,
+    open_window,
+    kafka_bootstrap: str,
+    kafka_profile: ConnectionProfile,
+    kafka_topics: list[str],
+    unique_name: str,
+):
+    topic = f"{unique_name}-orders"
+    kafka_topics.append(topic)
+    groups = [f"{unique_name}-g{i}" for i in range(4)]
+    driver.run(create_topic(kafka_bootstrap, topic, partitions=PARTITIONS), timeout=60)
+    driver.run(_produce(kafka_bootstrap, topic), timeout=60)
+    for i, group in enumerate(groups):  # lags 3·(20 − 5i): every group its own
+        offsets = dict.fromkeys(range(PARTITIONS), 5 * i)
+        driver.run(commit_offsets(kafka_bootstrap, group, topic, offsets), timeout=60)
+
+    window = open_window(kafka_profile)
+    window.resize(1400, 900)
+    monitor = window.monitor
+    monitor.chart_groups = 2
+    monitor.interval_spin.setValue(0.5)
+    window.monitor_action.trigger()
+    totals = {g: PARTITIONS * (PER_PARTITION - 5 * i) for i, g in enumerate(groups)}
+    driver.until(
+        lambda: all(_last(monitor, group_key("Kafka", g)) == lag for g, lag in totals.items()),
+        timeout=30,
+        message="every group's summed lag",
+    )
+
+    # Not drilled: the chart draws the 2 groups with the most lag, the rest are listed.
+    charted = monitor.charted_groups()
+    shown = monitor.lag_chart.shown_keys()
+    assert shown == [group_key(c, g) for c, g in charted] and len(shown) == 2
+    lags = {cg: _last(monitor, group_key(*cg)) or 0.0 for cg in monitor._groups}
+    assert min(lags[cg] for cg in charted) >= max(
+        lag for cg, lag in lags.items() if cg not in charted
+    )
+    assert monitor.groups_table.rowCount() == len(monitor._groups) > 2
+    assert f"the 2 of {len(monitor._groups)} groups with the most lag" in monitor.lag_chart.title
+    assert "groups with the most lag" in monitor.groups_hint.text()
+    # No partition is kept for groups nobody drilled into; per-topic rows stay listed.
+    assert _partition_keys(monitor) == set()
+    per_topic = SeriesKey("Kafka", topic, groups[0], None, Metric.LAG)
+    driver.until(lambda: per_topic in monitor.series_model.rows(), timeout=10)
+
+    # Drill into a group: its partitions, with the history sampled before it was chosen.
+    stored = SeriesKey("Kafka", topic, groups[1], 0, Metric.LAG)
+    driver.until(
+        lambda: len(monitor._store.query(stored, 0, 2e9)) >= 3,
+        timeout=30,
+        message="a few rounds of partition lag in the history",
+    )
+    drilled_at = time.time()
+    monitor.select_group("Kafka", groups[1])
+    mine = {SeriesKey("Kafka", topic, groups[1], p, Metric.LAG) for p in range(PARTITIONS)}
+    driver.until(
+        lambda: (
+            set(monitor.lag_chart.shown_keys()) == mine
+            and all(_last(monitor, k) == PER_PARTITION - 5 for k in mine)
+            and all(monitor.lag_chart.buffer(k).x[0] < drilled_at - 0.4 for k in mine)
+        ),
+        timeout=30,
+        message="the drilled group's partitions, history included",
+    )
+    assert _partition_keys(monitor) == mine
+    assert monitor.lag_chart.title == f"Partition lag of {groups[1]}"
+    for key in mine:
+        assert np.all(np.diff(monitor.lag_chart.buffer(key).x) > 0)  # history, then live
+
+    # Another group: the first one's partitions are dropped.
+    monitor.select_group("Kafka", groups[2])
+    others = {SeriesKey("Kafka", topic, groups[2], p, Metric.LAG) for p in range(PARTITIONS)}
+    driver.until(
+        lambda: (
+            _partition_keys(monitor) == others
+            and all(_last(monitor, k) == PER_PARTITION - 10 for k in others)
+        ),
+        timeout=30,
+        message="the second group's partitions only",
+    )
+    monitor.select_group("Kafka", None)
+    driver.until(lambda: len(monitor.lag_chart.shown_keys()) == 2, timeout=10)
+    assert _partition_keys(monitor) == set()
