@@ -42,7 +42,17 @@ from .kafka_review import (
     reviewed_topic,
     send_record,
 )
-from .model import BrokerKind, Endpoint, EndpointKind, Headers, Message, Outcome, Outgoing, Page
+from .model import (
+    NO_DEAD_LETTER_FACTS,
+    BrokerKind,
+    Endpoint,
+    EndpointKind,
+    Headers,
+    Message,
+    Outcome,
+    Outgoing,
+    Page,
+)
 from .sampling import GroupLag, KafkaLagReport, PartitionLag
 
 # Brokers of some versions do not flag every one of these as internal in metadata.
@@ -1128,12 +1138,13 @@ class KafkaBrowser(Browser):
                     consumer.resume(self._remaining[0][0])
         return Page(messages=messages, more=bool(self._remaining))
 
-    def _message(self, record: ConsumerRecord) -> Message:
+    def _message(self, record: ConsumerRecord, *, with_facts: bool = True) -> Message:
         # Every dead letter repeats the same dozen header names; one copy of each keeps a
         # 100,000-message browse some 70 MB smaller.
         headers: Headers = tuple((sys.intern(name), value) for name, value in record.headers)
-        facts = parse_dead_letter(headers)
-        if facts.original_destination is None and self._implied_source is not None:
+        # A search matches without facts first (kafka_scan.py), then parses them for matches.
+        facts = parse_dead_letter(headers) if with_facts else NO_DEAD_LETTER_FACTS
+        if with_facts and facts.original_destination is None and self._implied_source is not None:
             facts = dataclasses.replace(
                 facts,
                 original_destination=self._implied_source,

@@ -22,6 +22,7 @@ from .base import Browser
 from .decoding import PARSE_LIMIT, Decoded, DecodedKind, decode
 from .errors import EventdeskError
 from .failure_groups import failure_signature
+from .kafka_scan import bulk_scan_for
 from .model import HeaderValue, Message, Outcome, Page
 from .schemas import Schema, SchemaError, SchemaKind, validate
 
@@ -121,8 +122,18 @@ class Matcher:
     predicates: tuple[_Predicate, ...]
     avro_schemas: Mapping[int, Any]
     default_avro_schema: Any
+    # False for a body that cannot match, told from its raw bytes; None: no such test.
+    prefilter: Callable[[bytes], bool] | None = None
+
+    @property
+    def needs_dead_letter(self) -> bool:
+        """Whether matching reads the dead-letter facts (time and failure-group filters)."""
+        query = self.query
+        return query.failure_group is not None or query.since is not None or query.until is not None
 
     def __call__(self, message: Message) -> bool:
+        if self.prefilter is not None and not self.prefilter(message.body):
+            return False
         payload = _Payload(message, self.avro_schemas, self.default_avro_schema)
         return all(predicate(message, payload) for predicate in self.predicates)
 
@@ -143,14 +154,16 @@ def compile_query(
         predicates.append(lambda message, _payload: failure_signature(message) == wanted)
     if query.text.strip():
         predicates.append(_text_predicate(query.text.strip()))
+    prefilter = None
     if query.expression.strip():
         predicates.append(_expression_predicate(query.expression.strip()))
+        prefilter = body_prefilter(query.expression.strip())
     if query.validity is not None:
         predicates.append(_validity_predicate(query.validity, schema))
     default_avro = (
         schema.compiled if schema is not None and schema.kind is SchemaKind.AVRO else None
     )
-    return Matcher(query, tuple(predicates), dict(avro_schemas or {}), default_avro)
+    return Matcher(query, tuple(predicates), dict(avro_schemas or {}), default_avro, prefilter)
 
 
 # -- filters ------------------------------------------------------------------------
@@ -250,11 +263,100 @@ def _expression_predicate(expression: str) -> _Predicate:
             return False
         try:
             return _truthy(compiled.search(decoded.value))
-        except jmespath.exceptions.JMESPathError:
+        except (jmespath.exceptions.JMESPathError, TypeError):
             # This document has the wrong shape for the expression: it does not match.
+            # (jmespath 1.x lets `"12" > \`10\`` through as a bare TypeError.)
             return False
 
     return holds
+
+
+# -- the raw-bytes prefilter --------------------------------------------------------
+
+# Nodes whose value is taken from the document as it is: a string they yield is in the body.
+_DOCUMENT_PATHS = frozenset(
+    {
+        "field",
+        "subexpression",
+        "index_expression",
+        "index",
+        "current",
+        "identity",
+        "slice",
+        "flatten",
+        "projection",
+        "value_projection",
+        "filter_projection",
+        "pipe",
+    }
+)
+_SUBSTRING_FUNCTIONS = frozenset({"contains", "starts_with", "ends_with"})
+
+
+def body_prefilter(expression: str) -> Callable[[bytes], bool] | None:
+    """A cheap test on a body's raw bytes that is False only where `expression` cannot hold.
+
+    A JSON body with no backslash (so no escapes) holds each of its strings as their UTF-8
+    bytes: when the expression needs a string literal (`status == 'rejected'`, `contains(
+    tags, 'vip')`) and the body lacks it, the body cannot match. Anything else (escapes,
+    NUL bytes that hint at UTF-16, non-JSON) goes on to the exact evaluation.
+    """
+    try:
+        needles = _needles(jmespath.compile(expression).parsed)
+    except jmespath.exceptions.JMESPathError:
+        return None
+    if not needles:
+        return None
+    wanted = tuple(needle.encode() for needle in needles)
+    (first, *others) = wanted
+
+    def may_match(body: bytes) -> bool:
+        if first in body or body[:1] not in (b"{", b"[") or b"\\" in body or b"\x00" in body:
+            return True
+        return any(needle in body for needle in others)
+
+    return may_match
+
+
+def _needles(node: dict[str, Any]) -> frozenset[str] | None:
+    """Strings of which the document must hold one for `node` to be truthy; None: unknown."""
+    kind = node.get("type")
+    children = node.get("children", [])
+    if kind == "comparator" and node.get("value") == "eq":
+        left, right = children
+        return _literal_beside_path(left, right) or _literal_beside_path(right, left)
+    if kind == "function_expression" and node.get("value") in _SUBSTRING_FUNCTIONS:
+        if len(children) == 2:
+            return _literal_beside_path(children[1], children[0])
+        return None
+    if kind == "and_expression":
+        left, right = (_needles(child) for child in children)
+        return left if left is not None else right
+    if kind == "or_expression":
+        left, right = (_needles(child) for child in children)
+        return left | right if left is not None and right is not None else None
+    if kind == "filter_projection":  # a non-empty result needs one item to pass the filter
+        left, right, condition = children
+        return _needles(condition) if _is_path(left) and _is_path(right) else None
+    if kind == "pipe" and _is_path(children[0]):
+        return _needles(children[1])
+    return None
+
+
+def _literal_beside_path(literal: dict[str, Any], path: dict[str, Any]) -> frozenset[str] | None:
+    value = literal.get("value")
+    if literal.get("type") == "literal" and isinstance(value, str) and _is_path(path):
+        return frozenset({value})
+    return None
+
+
+def _is_path(node: dict[str, Any]) -> bool:
+    if node.get("type") not in _DOCUMENT_PATHS:
+        return False
+    children = node.get("children", [])
+    if node.get("type") == "filter_projection":
+        children = children[:2]  # the condition filters; it yields nothing itself
+    return all(_is_path(child) for child in children if isinstance(child, dict))
 
 
 def _invalid_expression(expression: str, exc: Exception) -> InvalidQuery:
@@ -301,8 +403,10 @@ class SearchBrowser(Browser):
     """The matches of an endpoint, page by page, read through a browser of its own.
 
     Each `next_page` reads one page of `source` and returns what matches (often nothing),
-    so progress is seen page by page. The source browser holds what was scanned (RabbitMQ,
-    SQS), which is what lets matches be replayed or discarded; `close` gives it all back.
+    so progress is seen page by page. A Kafka source is read in bulk off the event loop
+    (kafka_scan.py), a page's worth of records at a time. The source browser holds what
+    was scanned (RabbitMQ, SQS), which is what lets matches be replayed or discarded;
+    `close` gives it all back.
     """
 
     def __init__(self, source: Browser, matcher: Matcher, *, total: int | None = None) -> None:
@@ -312,6 +416,7 @@ class SearchBrowser(Browser):
         self.scanned = 0
         self.matched = 0
         self.finished = False
+        self._bulk = bulk_scan_for(source, matcher)
         self._mirror_source()
 
     def _mirror_source(self) -> None:
@@ -324,21 +429,28 @@ class SearchBrowser(Browser):
         return getattr(self.source, "endpoint", "") or getattr(self.source, "topic", "")
 
     async def next_page(self, *, timeout: float = 10.0) -> Page:
-        page = await self.source.next_page(timeout=timeout)
+        if self._bulk is not None:
+            chunk = await self._bulk.next_chunk(timeout=timeout)
+            scanned, matches, more = chunk.scanned, chunk.matches, not chunk.done
+        else:
+            page = await self.source.next_page(timeout=timeout)
+            scanned, more = len(page.messages), page.more
+            matches = [message for message in page.messages if self.matcher(message)]
         self._mirror_source()
-        self.scanned += len(page.messages)
-        matches = [message for message in page.messages if self.matcher(message)]
+        self.scanned += scanned
         self.matched += len(matches)
-        self.finished = not page.more
+        self.finished = not more
         if self.finished:
             # The end is the truth: a depth read earlier may be off by what arrived since.
             self.total = self.scanned
-        return Page(matches, page.more)
+        return Page(matches, more)
 
     async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
         return await self.source.settle(messages, timeout=timeout)
 
     async def close(self) -> None:
+        if self._bulk is not None:
+            await self._bulk.close()
         await self.source.close()
 
 
@@ -391,6 +503,7 @@ __all__ = [
     "SearchBrowser",
     "SearchQuery",
     "Validity",
+    "body_prefilter",
     "compile_query",
     "header_text",
     "scan",

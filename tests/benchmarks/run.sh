@@ -14,3 +14,4 @@ bash -c 'source tests/brokers/common.sh && maven_fetch "$BROKERS_DIR/kafka-tools
 # Replay: Kafka vs kcat, RabbitMQ vs a shovel, SQS (ElasticMQ; moto at a few hundred) vs boto3.
 for broker in rabbitmq moto elasticmq; do bash "tests/brokers/$broker.sh" start; done
 .venv/bin/python -m tests.benchmarks.bench_replay
+.venv/bin/python -m tests.benchmarks.bench_scan

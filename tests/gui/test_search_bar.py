@@ -29,7 +29,9 @@ from tests.seed.rabbitmq import drain_queue
 
 from .conftest import LoopDriver
 
-FILLER = 30_000
+# Enough that the bulk reader (~50,000 msg/s next to the window) is still reading when
+# the first rows show and when Esc is pressed.
+FILLER = 200_000
 SPECIALS = 12
 
 
@@ -161,14 +163,28 @@ def test_results_stream_esc_stops_a_new_search_replaces_and_clear_goes_back(
     bar.text_edit.setText("special")
     bar.submit()
     assert not bar.error_label.isVisibleTo(bar)
-    driver.until(lambda: model.loaded_count == SPECIALS // 2, timeout=30, message="first rows")
-    first = browser.search_browser
-    assert first is not None and model.is_loading and first.scanned < total
-    assert bar.progress_row.isVisibleTo(bar) and "Searching…" in bar.status_label.text()
+    # The window shows "Stopped" for a turn of the loop between two pages (the model ends
+    # one fetch before it starts the next), so look and press Esc in one go, mid-fetch.
+    seen: dict[str, object] = {}
 
-    # Esc in the search field stops the scan: nothing more is read.
-    assert browser.stop_action.isEnabled()
-    QTest.keyClick(bar.text_edit, Qt.Key.Key_Escape)
+    def first_rows_then_esc() -> bool:
+        running = model.is_loading and "Searching…" in bar.status_label.text()
+        if not (model.loaded_count == SPECIALS // 2 and running):
+            return False
+        seen.update(
+            scanned=browser.search_browser.scanned,
+            progress=bar.progress_row.isVisibleTo(bar),
+            label=bar.status_label.text(),
+            stop_enabled=browser.stop_action.isEnabled(),
+        )
+        # Esc in the search field stops the scan: nothing more is read.
+        QTest.keyClick(bar.text_edit, Qt.Key.Key_Escape)
+        return True
+
+    driver.until(first_rows_then_esc, timeout=30, message="first rows")
+    first = browser.search_browser
+    assert first is not None and seen["scanned"] < total
+    assert seen["progress"] and "Searching…" in seen["label"] and seen["stop_enabled"]
     driver.until(lambda: not model.is_loading, message="the scan to stop")
     stopped_at = first.scanned
     driver.run(asyncio.sleep(0.5))
