@@ -31,6 +31,7 @@ from aiormq.abc import DeliveredMessage
 from .base import Browser, Connector
 from .dead_letters import dead_letter_source_from_name, header_text, parse_dead_letter
 from .errors import (
+    CONNECTION_ERRORS,
     AuthenticationFailed,
     AuthorizationFailed,
     BrokerError,
@@ -580,7 +581,11 @@ class RabbitMQConnector(Connector):
             return "the broker refused it (nack)"
         if exc is None:
             return "failed"
-        return str(self._translate(exc, doing="publish"))
+        error = self._translate(exc, doing="publish")
+        if isinstance(error, CONNECTION_ERRORS):
+            # Published, then the link went before the confirm came back.
+            return f"{error} (it may have been delivered)"
+        return str(error)
 
     def browse(self, endpoint: str, *, page_size: int = 500) -> RabbitMQBrowser:
         browser = RabbitMQBrowser(self, endpoint, page_size=page_size)

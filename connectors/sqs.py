@@ -776,10 +776,14 @@ class SqsConnector(Connector):
                 )
             except EventdeskError as exc:
                 # SendMessageBatch is all-or-nothing only on a call failure like this one.
+                detail = str(exc)
                 if isinstance(exc, CONNECTION_ERRORS):
                     lost.append(exc)
+                    # boto3 retries a call whose answer was lost: the first try may have
+                    # been delivered even when the retry could not reach SQS at all.
+                    detail += " (it may have been delivered)"
                 for position, _ in batch:
-                    outcomes[position] = Outcome(messages[position].source_id, False, str(exc))
+                    outcomes[position] = Outcome(messages[position].source_id, False, detail)
                 return
             for ok in reply.get("Successful", []):
                 position = int(ok["Id"])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: set up, start every local broker,
-# lint (ruff, import contracts), then pytest against the real brokers.
-# Extra arguments go to pytest (e.g. bash tests/run.sh tests/connectors -k kafka).
+# lint (ruff, import contracts), then pytest against the real brokers, then (alone, as it
+# restarts brokers) the fault-injection pass. Extra arguments go to the first pytest only and
+# skip the fault pass (e.g. bash tests/run.sh tests/connectors -k kafka).
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -31,6 +32,11 @@ echo "[run] pytest" >&2
 status=0
 # Inside a private D-Bus session with an unlocked gnome-keyring: a real Secret Service.
 bash tests/secret-service.sh pytest -p no:cacheprovider -ra "$@" || status=$?
+if [[ $# -eq 0 ]]; then
+  # Second pass, alone: these stop and start the shared brokers mid-replay.
+  echo "[run] pytest -m faults (fault injection, 10,000 messages per case)" >&2
+  bash tests/secret-service.sh pytest -p no:cacheprovider -ra -m faults || status=$?
+fi
 
 if [[ "${CI:-}" == "true" ]]; then
   bash tests/brokers/all.sh stop || true
