@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.seed.kafka import fill_topic
 
-from .report import Row, print_table
+from .report import Row, kcat_read, print_table
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('EVENTDESK_KAFKA_PORT', '19092')}"
 TOPIC = "bench.orders.DLT"
@@ -86,20 +86,8 @@ async def ensure_topic(count: int) -> None:
 
 def kcat_read_all(count: int) -> float | None:
     """Seconds kcat takes to read every message of the topic (None when kcat is missing)."""
-    kcat = shutil.which("kcat") or shutil.which("kafkacat")
-    if kcat is None:
-        return None
-    started = time.perf_counter()
-    out = subprocess.run(
-        [kcat, "-C", "-b", BOOTSTRAP, "-t", TOPIC, "-o", "beginning", "-e", "-q", "-f", "%o\n"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    elapsed = time.perf_counter() - started
-    read = out.count(b"\n")
-    if read != count:
-        raise SystemExit(f"kcat read {read} messages, expected {count}")
-    return elapsed
+    result = kcat_read(BOOTSTRAP, TOPIC, count, "%o\n")
+    return None if result is None else result[0]
 
 
 def kcat_first_page(page: int = 500) -> float | None:

@@ -15,9 +15,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import struct
-import subprocess
 import time
 from dataclasses import dataclass
 
@@ -29,7 +27,7 @@ from eventdesk.connectors.search import SCAN_PAGE_SIZE, SearchQuery, compile_que
 
 from tests.seed.kafka import create_topic
 
-from .report import Row, print_table
+from .report import Row, kcat_read, print_table
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('EVENTDESK_KAFKA_PORT', '19092')}"
 TOPIC = "bench.scan.orders.DLT"
@@ -150,19 +148,10 @@ async def delete_topic() -> None:
 
 def kcat_read_all(count: int) -> float | None:
     """Seconds kcat takes to read every value of the topic (None when kcat is missing)."""
-    kcat = shutil.which("kcat") or shutil.which("kafkacat")
-    if kcat is None:
+    result = kcat_read(BOOTSTRAP, TOPIC, count, "%s\n")
+    if result is None:
         return None
-    started = time.perf_counter()
-    out = subprocess.run(
-        [kcat, "-C", "-b", BOOTSTRAP, "-t", TOPIC, "-o", "beginning", "-e", "-q", "-f", "%s\n"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    elapsed = time.perf_counter() - started
-    read = out.count(b"\n")
-    if read != count:
-        raise SystemExit(f"kcat read {read:,} messages, expected {count:,}")
+    elapsed, out = result
     rejected = sum(1 for line in out.splitlines() if b'"status":"rejected"' in line)
     if rejected != expected_matches(count):
         raise SystemExit(f"kcat saw {rejected:,} rejected, expected {expected_matches(count):,}")

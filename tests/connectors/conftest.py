@@ -13,6 +13,7 @@ import boto3
 import nats as nats_client
 import pytest
 from eventdesk.connectors.journal import Journal
+from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
 from eventdesk.connectors.rabbitmq import ManagementClient, RabbitMQConnector
 from eventdesk.connectors.sqs import SqsConnector
@@ -33,6 +34,12 @@ def journal() -> Iterator[Journal]:
 @pytest.fixture
 def sqs_client(sqs: SqsSettings) -> Any:
     return boto3.client("sqs", endpoint_url=sqs.endpoint_url, region_name=sqs.region)
+
+
+@pytest.fixture
+async def kafka_connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
+    async with KafkaConnector(kafka_bootstrap) as connector:
+        yield connector
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,9 +25,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics
 
 
 @pytest.fixture
-async def connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
-    async with KafkaConnector(kafka_bootstrap) as connector:
-        yield connector
+def connector(kafka_connector: KafkaConnector) -> KafkaConnector:
+    return kafka_connector
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the operator's batch size when given, a hundred elsewhere; exactly once all the 
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator
 
 import pytest
 from eventdesk.connectors import replay as replay_module
@@ -29,9 +28,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics
 
 
 @pytest.fixture
-async def connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
-    async with KafkaConnector(kafka_bootstrap) as connector:
-        yield connector
+def connector(kafka_connector: KafkaConnector) -> KafkaConnector:
+    return kafka_connector
 
 
 async def _dlt(bootstrap: str, name: str, count: int, size: int = 200) -> tuple[str, str]:

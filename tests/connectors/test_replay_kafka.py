@@ -28,9 +28,8 @@ REPLAY_HEADER = ("eventdesk-replay-id", b"replay-1")
 
 
 @pytest.fixture
-async def connector(kafka_bootstrap: str) -> AsyncIterator[KafkaConnector]:
-    async with KafkaConnector(kafka_bootstrap) as connector:
-        yield connector
+def connector(kafka_connector: KafkaConnector) -> KafkaConnector:
+    return kafka_connector
 
 
 @pytest.fixture
