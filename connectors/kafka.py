@@ -64,6 +64,8 @@ _INTERNAL_TOPICS = frozenset(
 # thousands of topics must not turn a refresh into a scan: past these bounds (or
 # the time budget) a topic is judged by its name alone.
 _PEEK_MAX_TOPICS = 512
+# Up to 10 s (20 x 0.5 s) for a topic's partitions to get leaders again.
+_LEADER_WAIT_ROUNDS = 20
 _PEEK_MAX_PARTITIONS = 4096
 _PEEK_BUDGET_S = 3.0
 # Asked about by name when a user sees no topic at all: an all-topics request silently
@@ -537,10 +539,18 @@ class KafkaConnector(Connector):
     async def _partitions(self, topic: str) -> list[int]:
         """The partition ids of a topic; EndpointNotFound if the cluster has no such topic."""
         topics = await self._topic_partitions()
+        # Right after a broker restart leaders are still being elected: give it a moment.
+        for _ in range(_LEADER_WAIT_ROUNDS):
+            if topic not in self._leaderless:
+                break
+            await asyncio.sleep(0.5)
+            topics = await self._topic_partitions()
         if topic not in topics:
             raise EndpointNotFound(f"Kafka at {self.bootstrap_servers} has no topic {topic!r}.")
         if topic in self._leaderless:
-            raise BrokerError(
+            # Transient (a broker restarting, leaders being elected): a replay that meets it
+            # stops "interrupted", to be resumed, not "failed".
+            raise BrokerUnreachable(
                 f"Topic {topic} has a partition without a leader right now.",
                 hint="The cluster is electing leaders or lost a broker; try again shortly.",
             )
