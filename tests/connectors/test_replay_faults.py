@@ -279,34 +279,45 @@ def _rabbit_invariants(
     """Check none lost and the journal agrees; the number of duplicated idempotency keys."""
     delivered = asyncio.run(_drain(rabbitmq, target))
     keys = collections.Counter(str(m.headers[ORIGINAL_ID_HEADER]) for m in delivered)
-    left = asyncio.run(_drain(rabbitmq, dlq))
-    with Journal.open() as journal:
-        record = journal.action(action_id)
-    assert record is not None
-    states = {m.source_id: m.state for m in record.messages}
-    # The issue's invariant: every message exactly once in the target or still unhandled in
-    # the DLQ, and the journal agreeing. A send refused while the broker was still coming
-    # back leaves its dead letter in the DLQ, journaled failed: not lost, not settled.
-    left_ids = collections.Counter(str(m.message_id) for m in left)
-    assert all(n == 1 for n in left_ids.values()), f"a dead letter doubled: {left_ids}"
-    for source_id in left_ids:
-        assert states.get(source_id) in ("failed", "pending"), (
-            f"{source_id} is still in the DLQ but journaled {states.get(source_id)}"
-        )
-    # Published as the link went, before the confirm came back: journaled failed with
-    # "may have been delivered"; replaying it again makes the one allowed duplicate.
-    details = {m.source_id: m.detail for m in record.messages}
-    in_both = {i for i in left_ids if i in keys}
+    left = collections.Counter(str(m.message_id) for m in asyncio.run(_drain(rabbitmq, dlq)))
+    duplicates, _in_both = _none_lost(keys, left, action_id, planned)
+    return duplicates
+
+
+def _none_lost(
+    keys: collections.Counter[str],
+    left: collections.Counter[str],
+    action_id: str,
+    planned: set[str],
+) -> tuple[int, set[str]]:
+    """The issue's invariant: every message exactly once in the target (by idempotency key)
+    or still unhandled in the DLQ, and the journal agreeing; (duplicates, in both).
+
+    A send refused while the broker was going away leaves its dead letter in the DLQ,
+    journaled failed: not lost, not settled. One published as the link went, before its
+    answer came back, is journaled failed with "may have been delivered": replaying it
+    again makes the one duplicate the issue allows.
+    """
+    messages = {m.source_id: m for m in _journal_record(action_id).messages}
+    assert all(n == 1 for n in left.values()), f"a dead letter doubled: {left}"
+    for source_id in left:
+        state = messages[source_id].state if source_id in messages else None
+        assert state in ("failed", "pending"), f"{source_id} is in the DLQ but {state}"
+    in_both = {i for i in left if i in keys}
     assert len(in_both) <= BATCH, f"{len(in_both)} both replayed and still dead letters"
-    assert all("may have been delivered" in details[i] for i in in_both), in_both
-    assert set(keys) | set(left_ids) == planned, "a message was lost"
+    assert all("may have been delivered" in messages[i].detail for i in in_both), in_both
+    lost = planned - set(keys) - set(left)
+    assert not lost, (
+        f"{len(lost)} lost, journaled "
+        f"{collections.Counter((messages[i].state, messages[i].detail[:80]) for i in lost)}"
+    )
     duplicates = {k: n for k, n in keys.items() if n > 1}
     # Only messages in flight at the fault: at most one batch, each key at most twice.
     assert len(duplicates) <= BATCH and set(duplicates.values()) <= {2}, duplicates
     journal_states = _journal_states(action_id)
     assert journal_states.get("settled", 0) == len(set(keys) - in_both), journal_states
     assert sum(journal_states.values()) == COUNT, journal_states
-    return len(duplicates)
+    return len(duplicates), in_both
 
 
 def _journal_record(action_id: str):
@@ -478,46 +489,20 @@ def _drain_sqs(client, queue: str) -> list[dict]:
 
 
 def _sqs_invariants(settings: SqsSettings, target: str, dlq: str, action_id: str) -> int:
-    """None lost, duplicates only of one batch in flight, the journal agreeing; duplicates.
-
-    As with RabbitMQ, a send SQS refused while it was going away leaves its dead letter in
-    the DLQ, journaled failed: not lost, not settled, replayable again.
-    """
+    """As _none_lost, for SQS; the number of duplicated idempotency keys."""
     client = _sqs_client(settings)
-    planned = _planned_ids(action_id)
     delivered = _drain_sqs(client, target)
     keys = collections.Counter(
         m["MessageAttributes"][ORIGINAL_ID_HEADER]["StringValue"] for m in delivered
     )
     left = collections.Counter(m["MessageId"] for m in _drain_sqs(client, dlq))
-    messages = {m.source_id: m for m in _journal_record(action_id).messages}
-    states = {source_id: m.state for source_id, m in messages.items()}
-    assert all(n == 1 for n in left.values()), f"a dead letter doubled: {left}"
-    for source_id in left:
-        assert states.get(source_id) in ("failed", "pending"), (
-            f"{source_id} is still in the DLQ but journaled {states.get(source_id)}"
-        )
-    # A batch in flight when SQS went: delivered, its answer lost. Journaled failed with
-    # "may have been delivered", so replaying it again makes the one allowed duplicate.
-    in_both = {i for i in left if i in keys}
-    assert len(in_both) <= BATCH, f"{len(in_both)} both replayed and still dead letters"
-    assert all("may have been delivered" in messages[i].detail for i in in_both)
-    lost = planned - set(keys) - set(left)
-    assert not lost, (
-        f"{len(lost)} lost, journaled "
-        f"{collections.Counter((messages[i].state, messages[i].detail[:80]) for i in lost)}"
-    )
-    duplicates = {k: n for k, n in keys.items() if n > 1}
-    assert len(duplicates) <= BATCH and set(duplicates.values()) <= {2}, duplicates
-    journal_states = collections.Counter(states.values())
-    assert journal_states.get("settled", 0) == len(set(keys) - in_both), journal_states
-    assert sum(journal_states.values()) == COUNT, journal_states
+    duplicates, in_both = _none_lost(keys, left, action_id, _planned_ids(action_id))
     if left:
         print(
             f"\n{len(left)} failed while SQS was away: still in the DLQ, journaled failed"
             f" ({len(in_both)} of them delivered before the answer was lost)"
         )
-    return len(duplicates)
+    return duplicates
 
 
 def test_sqs_replay_killed_mid_way_resumes_losing_nothing(
