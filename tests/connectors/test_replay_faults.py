@@ -111,6 +111,17 @@ def _offer_and_resume(action_id: str) -> dict:
     return result
 
 
+def _kill_and_resume(*argv: str) -> tuple[str, int]:
+    """`eventdesk replay ARGV --all` killed (SIGKILL) once a quarter is journaled, then
+    offered and resumed as a restart would; the action's id and how many were done then."""
+    process = _start_replay(*argv, "--all", "--json", "--batch-size", str(BATCH))
+    action_id = _kill_after_progress(process, COUNT // 4)
+    killed_at = _progress()[1]
+    result = _offer_and_resume(action_id)
+    assert result["status"] == "completed"
+    return action_id, killed_at
+
+
 def _journal_states(action_id: str) -> collections.Counter[str]:
     with Journal.open() as journal:
         record = journal.action(action_id)
@@ -170,13 +181,7 @@ def test_kafka_replay_killed_mid_way_resumes_without_a_duplicate(
 ) -> None:
     source, dlt = kafka_topics
     started = time.monotonic()
-    process = _start_replay(
-        "--connection", "kafka", "--from", dlt, "--all", "--json", "--batch-size", str(BATCH)
-    )
-    action_id = _kill_after_progress(process, COUNT // 4)
-    killed_at = _progress()[1]
-    result = _offer_and_resume(action_id)
-    assert result["status"] == "completed"
+    action_id, killed_at = _kill_and_resume("--connection", "kafka", "--from", dlt)
     asyncio.run(_assert_kafka_exactly_once(kafka_bootstrap, source, dlt, action_id))
     print(
         f"\nkafka kill: {COUNT} messages, killed after {killed_at} journaled, "
@@ -339,14 +344,7 @@ def test_rabbitmq_replay_killed_mid_way_resumes_losing_nothing(
 ) -> None:
     target, dlq = rabbit_queues
     started = time.monotonic()
-    process = _start_replay(
-        "--connection", "rabbit", "--from", dlq, "--to", target, "--all", "--json",
-        "--batch-size", str(BATCH),
-    )  # fmt: skip
-    action_id = _kill_after_progress(process, COUNT // 4)
-    killed_at = _progress()[1]
-    result = _offer_and_resume(action_id)
-    assert result["status"] == "completed"
+    action_id, killed_at = _kill_and_resume("--connection", "rabbit", "--from", dlq, "--to", target)
     duplicates = _rabbit_invariants(rabbitmq, target, dlq, action_id, _planned_ids(action_id))
     print(
         f"\nrabbitmq kill: {COUNT} messages, killed after {killed_at} journaled, "
@@ -510,15 +508,8 @@ def test_sqs_replay_killed_mid_way_resumes_losing_nothing(
 ) -> None:
     target, dlq = sqs_queues
     started = time.monotonic()
-    process = _start_replay(
-        "--connection", "sqs", "--from", dlq, "--to", target, "--all", "--json",
-        "--batch-size", str(BATCH),
-    )  # fmt: skip
-    action_id = _kill_after_progress(process, COUNT // 4)
-    killed_at = _progress()[1]
     # The killed process still hides what it held for SQS_HOLD seconds: the resume waits.
-    result = _offer_and_resume(action_id)
-    assert result["status"] == "completed"
+    action_id, killed_at = _kill_and_resume("--connection", "sqs", "--from", dlq, "--to", target)
     duplicates = _sqs_invariants(elasticmq, target, dlq, action_id)
     print(
         f"\nsqs kill: {COUNT} messages, killed after {killed_at} journaled, "
