@@ -216,16 +216,21 @@ class MessageTableModel(QAbstractTableModel, TaskOwner):
     def _on_fetch_finished(self, browser: Browser) -> None:
         if browser is not self._browser:
             return  # a cancelled read of a browser already replaced: not our news
+        if self._load_all and self.has_more and not self._failed:
+            # Load all goes on with the next page on the next loop turn; listeners stay
+            # "loading" in between, so labels and buttons do not flicker per page.
+            current_loop().call_soon(self._continue_load_all)
+            return
+        if not self.has_more:
+            self._load_all = False
         # Runs inside the task, so is_loading is still True here: listeners take the argument.
         self.loading_changed.emit(False)
-        if self._load_all and self.has_more and not self._failed:
-            current_loop().call_soon(self._continue_load_all)
-        elif not self.has_more:
-            self._load_all = False
 
     def _continue_load_all(self) -> None:
-        if self._load_all:
+        if self._load_all and self.canFetchMore():
             self.fetchMore(QModelIndex())
+        else:  # stopped, cleared or failed between two pages
+            self.loading_changed.emit(False)
 
     def _emit_counts(self) -> None:
         self.counts_changed.emit(len(self._rows), -1 if self._expected is None else self._expected)

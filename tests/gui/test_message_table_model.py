@@ -159,9 +159,41 @@ def test_load_all_pages_until_the_end(driver: LoopDriver, model: MessageTableMod
     model.reset_to(browser)
     driver.until(lambda: model.rowCount() == 500)
 
+    loading: list[bool] = []
+    model.loading_changed.connect(loading.append)
     model.load_all()
     driver.until(lambda: model.rowCount() == 2345 and not model.has_more)
     assert browser.reads == 5
+    # One "loading" span for the whole load, not one per page (labels would flicker).
+    driver.until(lambda: loading[-1:] == [False], message="loading ends")
+    assert _transitions(loading) == [True, False]
+
+
+def test_stop_between_pages_of_load_all_ends_loading(
+    driver: LoopDriver, model: MessageTableModel
+):
+    browser = ListBrowser([dead_letter(n) for n in range(5000)], page_size=500)
+    model.reset_to(browser)
+    driver.until(lambda: model.rowCount() == 500)
+    loading: list[bool] = []
+    model.loading_changed.connect(loading.append)
+
+    def stop_after_third_page(*_args: object) -> None:
+        # Queued like a click: it runs after this page's read has finished, before the next.
+        if model.rowCount() == 1500:
+            asyncio.get_running_loop().call_soon(model.stop_loading)
+
+    model.rowsInserted.connect(stop_after_third_page)
+    model.load_all()
+    driver.until(lambda: loading[-1:] == [False], message="loading ends")
+    driver.settle()
+    assert model.rowCount() == 1500 and model.has_more
+    assert not model.is_loading
+    assert _transitions(loading) == [True, False]
+
+
+def _transitions(states: list[bool]) -> list[bool]:
+    return [state for i, state in enumerate(states) if i == 0 or states[i - 1] != state]
 
 
 def test_holds_100_000_rows_smoothly(driver: LoopDriver, qtbot, host: HostWidget):
