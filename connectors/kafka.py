@@ -1044,6 +1044,48 @@ class KafkaBrowser(Browser):
                 self._reviewed = True
         return outcomes
 
+    # -- for a bulk reader in another thread (kafka_scan.py) --------------------------
+
+    @property
+    def connector(self) -> KafkaConnector:
+        return self._connector
+
+    @property
+    def opened(self) -> bool:
+        """Whether the browser has read its offset ranges (a bulk read starts only before)."""
+        return self._opened
+
+    async def open_for_bulk_read(self, timeout: float) -> dict[int, tuple[int, int]]:
+        """Opens the browser if needed: partition -> (next offset to read, stop offset).
+
+        The browser's own consumer then sits idle until it closes (it buffers one fetch
+        at most); the bulk reader reports what it read through note_read_run and
+        note_partition_done, so settle and replay know what was shown.
+        """
+        async with self._lock:
+            if not self._opened:
+                async with self._connector._translated(f"opening {self.topic}", timeout):
+                    await self._open()
+            return {
+                tp.partition: (self._read_to[tp.partition], stop) for tp, stop in self._remaining
+            }
+
+    def note_read_run(self, partition: int, first: int, last: int) -> None:
+        """Records `first`..`last` of `partition` were read (offsets before, up to where
+        the browser had read, held none)."""
+        self._note_read(partition, first)
+        self._read_to[partition] = last + 1
+
+    def note_partition_done(self, partition: int) -> None:
+        """`partition` was read to its stop offset."""
+        stops = {tp.partition: stop for tp, stop in self._remaining}
+        self._note_read(partition, stops.get(partition, self._read_to[partition]))
+        self._remaining = [(tp, stop) for tp, stop in self._remaining if tp.partition != partition]
+
+    def message_from(self, record: ConsumerRecord, *, with_facts: bool = True) -> Message:
+        """The Message this browser would show for `record` (facts parsed only when asked)."""
+        return self._message(record, with_facts=with_facts)
+
     def _has_shown(self, partition: int, offset: int) -> bool:
         if not self._first.get(partition, 0) <= offset < self._read_to.get(partition, 0):
             return False

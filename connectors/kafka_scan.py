@@ -99,7 +99,7 @@ class KafkaBulkScan:
             chunk = await asyncio.wait_for(self._chunks.get(), timeout)
         except TimeoutError:
             raise OperationTimeout(
-                f"Kafka at {self.browser._connector.bootstrap_servers} sent nothing from "
+                f"Kafka at {self.browser.connector.bootstrap_servers} sent nothing from "
                 f"{self.browser.topic} within {timeout:g} s."
             ) from None
         self._room.release()
@@ -118,17 +118,14 @@ class KafkaBulkScan:
 
     async def _start(self, timeout: float) -> None:
         browser = self.browser
-        async with browser._lock:
-            if not browser._opened:
-                async with browser._connector._translated(f"opening {browser.topic}", timeout):
-                    await browser._open()
-        # The browser's own consumer sits idle (it buffers one fetch at most) until the
-        # browser closes: stopping a consumer that has just started can hang in aiokafka.
-        stops = {tp.partition: stop for tp, stop in browser._remaining}
-        if not stops:
+        # The browser's own consumer sits idle until the browser closes: stopping a
+        # consumer that has just started can hang in aiokafka.
+        ranges = await browser.open_for_bulk_read(timeout)
+        if not ranges:
             self._done = True
             return
-        starts = {p: browser._read_to[p] for p in stops}
+        starts = {partition: start for partition, (start, _) in ranges.items()}
+        stops = {partition: stop for partition, (_, stop) in ranges.items()}
         loop = asyncio.get_running_loop()
         self._ended = ended = loop.create_future()
         reader = _Reader(self, starts, stops, loop, ended)
@@ -141,16 +138,9 @@ class KafkaBulkScan:
         browser = self.browser
         for partition, runs in chunk.runs.items():
             for first, last in runs:
-                browser._note_read(partition, first)
-                browser._read_to[partition] = last + 1
-        stops = dict((tp.partition, stop) for tp, stop in browser._remaining)
+                browser.note_read_run(partition, first, last)
         for partition in chunk.finished_partitions:
-            browser._note_read(partition, stops.get(partition, browser._read_to[partition]))
-        browser._remaining = [
-            (tp, stop)
-            for tp, stop in browser._remaining
-            if tp.partition not in chunk.finished_partitions
-        ]
+            browser.note_partition_done(partition)
 
     # -- called from the worker thread ------------------------------------------------
 
@@ -287,10 +277,10 @@ class _Reader:
 
     def _match(self, record: object, value: bytes, chunk: ScanChunk) -> None:
         converted = _consumer_record(record, value)
-        message = self.browser._message(converted, with_facts=self.needs_facts)
+        message = self.browser.message_from(converted, with_facts=self.needs_facts)
         if self.scan.matcher(message):
             if not self.needs_facts:
-                message = self.browser._message(converted)
+                message = self.browser.message_from(converted)
             chunk.matches.append(message)
 
     def _finish(self, consumer: Consumer, chunk: ScanChunk, left: set[int], partition: int) -> None:
@@ -300,7 +290,7 @@ class _Reader:
             consumer.pause([TopicPartition(self.browser.topic, partition)])
 
     def _stalled(self) -> EventdeskError:
-        servers = self.browser._connector.bootstrap_servers
+        servers = self.browser.connector.bootstrap_servers
         if self.errors:
             return _translate(self.errors[-1], self.browser)
         return OperationTimeout(
@@ -312,7 +302,7 @@ class _Reader:
         self.errors.append(error)
 
     def _settings(self) -> dict[str, object]:
-        connector = self.browser._connector
+        connector = self.browser.connector
         settings: dict[str, object] = {
             "bootstrap.servers": connector.bootstrap_servers,
             "client.id": connector.client_id,
@@ -379,7 +369,7 @@ def _translate_exception(exc: BaseException, browser: KafkaBrowser) -> Eventdesk
 
 def _translate(error: KafkaError, browser: KafkaBrowser) -> EventdeskError:
     """The Eventdesk error for a librdkafka error met while searching `browser`'s topic."""
-    servers = browser._connector.bootstrap_servers
+    servers = browser.connector.bootstrap_servers
     code = error.code()
     reason = error.str()
     if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
@@ -397,7 +387,7 @@ def _translate(error: KafkaError, browser: KafkaBrowser) -> EventdeskError:
 
 def bulk_scan_for(source: object, matcher: Matcher) -> KafkaBulkScan | None:
     """The fast reader for `source` when it is a Kafka browser not yet read from, else None."""
-    if isinstance(source, KafkaBrowser) and not source._opened:
+    if isinstance(source, KafkaBrowser) and not source.opened:
         return KafkaBulkScan(source, matcher)
     return None
 
