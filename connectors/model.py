@@ -41,6 +41,12 @@ class Endpoint:
     dead_letter_evidence: str = ""
     # Broker-specific facts worth showing: partitions, queue URL, ARN, vhost.
     details: Mapping[str, str] = field(default_factory=dict)
+    # What a replay may send to for this endpoint, where that is not its own name: a
+    # JetStream stream takes publishes on its literal subjects; () when nothing can.
+    send_names: tuple[str, ...] | None = None
+
+    def replay_targets(self) -> tuple[str, ...]:
+        return (self.name,) if self.send_names is None else self.send_names
 
 
 @dataclass(frozen=True, slots=True)

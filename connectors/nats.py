@@ -117,6 +117,10 @@ def _subjects_overlap(a: str, b: str) -> bool:
     return len(left) == len(right)
 
 
+def _is_wildcard(subject: str) -> bool:
+    return any(token in ("*", ">") for token in subject.split("."))
+
+
 def _captures_all(subjects: Iterable[str]) -> bool:
     subjects = list(subjects)
     return all(any(_subject_covers(s, a) for s in subjects) for a in ADVISORY_SUBJECTS)
@@ -464,8 +468,16 @@ class NatsConnector(Connector):
                             f"{c.name} (pending {c.num_pending}, ack pending {c.num_ack_pending})"
                             for c in consumers
                         )
+                subjects = () if name == self.advisory_stream else info.config.subjects or ()
                 endpoints.append(
-                    Endpoint(name, EndpointKind.TOPIC, depth=info.state.messages, details=details)
+                    Endpoint(
+                        name,
+                        EndpointKind.TOPIC,
+                        depth=info.state.messages,
+                        details=details,
+                        # Wildcards take no publish; a replay can be typed a subject they match.
+                        send_names=tuple(s for s in subjects if not _is_wildcard(s)),
+                    )
                 )
             for (stream, consumer), count in sorted(counts.items()):
                 endpoints.append(
@@ -480,6 +492,7 @@ class NatsConnector(Connector):
                             f"captured in {self.advisory_stream}"
                         ),
                         details={"stream": stream, "consumer": consumer},
+                        send_names=(),  # a view of advisories: nothing is published to it
                     )
                 )
             return endpoints

@@ -67,7 +67,7 @@ from .message_files import MessageFileActions
 from .monitor_view import MonitorView
 from .nats_capture_dialog import NatsCaptureDialog
 from .operations import AsyncOp, TaskOwner, current_loop
-from .replay_wizard import ReplayWizard
+from .replay_wizard import ReplayWizard, target_names
 from .report_dialog import ReportDialog
 from .shortcuts_dialog import ShortcutsDialog
 from .sqs_move_dialog import SqsMoveDialog
@@ -1014,7 +1014,7 @@ class MainWindow(QMainWindow, TaskOwner):
             return
         # The engine settles through the table's browser, which must not page meanwhile.
         self.browser.model.stop_loading()
-        names = [e.name for e in self.tree_model.endpoints(connection) if e.name != endpoint]
+        names = target_names(self.tree_model.endpoints(connection), besides=endpoint)
         wizard = ReplayWizard(
             messages,
             endpoint=endpoint,

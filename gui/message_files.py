@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QFileDialog
 from .actions import make_action
 from .connection_tree_model import ConnectionState
 from .operations import AsyncOp, TaskOwner, report_failure
-from .replay_wizard import ReplayWizard
+from .replay_wizard import ReplayWizard, target_names
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -160,7 +160,9 @@ class MessageFileActions(QObject, TaskOwner):
             connector=connector,
             browser=source,
             journal=journal,
-            endpoint_names=[e.name for e in endpoints],
+            endpoint_names=target_names(endpoints),
+            connections=window.profiles,
+            connect_target=window.connected_for_replay,
             parent=window,
         )
         chosen = self._chosen_target(messages, connection)

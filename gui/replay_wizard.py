@@ -179,9 +179,14 @@ def _problem_style(widget: QWidget) -> str:
     return f"color: {_PROBLEM_COLOURS[is_dark(widget.palette())]};"
 
 
-def _target_order(endpoints: Sequence[Endpoint]) -> list[str]:
-    """Names to offer as a target: plain topics and queues first, dead-letter queues last."""
-    return [e.name for e in sorted(endpoints, key=lambda e: (e.is_dead_letter, e.name.lower()))]
+def target_names(endpoints: Sequence[Endpoint], *, besides: str = "") -> list[str]:
+    """Names to offer as a target: plain topics and queues first, dead-letter queues last.
+
+    A JetStream stream is offered as its literal subjects (a publish goes to a subject).
+    """
+    ordered = sorted(endpoints, key=lambda e: (e.is_dead_letter, e.name.lower()))
+    names = dict.fromkeys(name for e in ordered for name in e.replay_targets())
+    return [name for name in names if name != besides]
 
 
 def _narrow_combo(combo: QComboBox) -> None:
@@ -368,7 +373,7 @@ class TargetPage(QWizardPage):
         if name != self.target_connection():
             return
         self.target_connector = connector
-        names = _target_order(endpoints)
+        names = target_names(endpoints)
         combo = self.connection_endpoint_combo
         combo.addItems(names)
         # The one original destination, where this connection has it too; else a choice.

@@ -35,6 +35,26 @@ async def test_lists_streams_and_a_dead_letter_endpoint_per_consumer(
     assert endpoints[nats_connector.advisory_stream].details["role"]
 
 
+async def test_a_replay_may_target_a_streams_literal_subjects_only(
+    nats: str, nats_connector: NatsConnector, nats_orders: str
+) -> None:
+    stream = f"{nats_orders}_AUDIT"
+    nc = await nats_client.connect(nats)
+    await nc.jetstream().add_stream(
+        name=stream, subjects=[f"{stream.lower()}.created", f"{stream.lower()}.*.updated"]
+    )
+    try:
+        endpoints = {e.name: e for e in await nats_connector.list_endpoints()}
+    finally:
+        await nc.jetstream().delete_stream(stream)
+        await nc.close()
+    # A publish goes to a subject: wildcards are left for the operator to type out.
+    assert endpoints[stream].replay_targets() == (f"{stream.lower()}.created",)
+    assert endpoints[nats_orders].replay_targets() == ()  # only "<root>.>"
+    assert endpoints[f"{nats_orders}/billing"].replay_targets() == ()
+    assert endpoints[nats_connector.advisory_stream].replay_targets() == ()
+
+
 async def test_browse_resolves_advisories_to_the_original_messages(
     nats_connector: NatsConnector, nats_orders: str
 ) -> None:
