@@ -546,7 +546,7 @@ class KafkaConnector(Connector):
             await asyncio.sleep(0.5)
             topics = await self._topic_partitions()
         if topic not in topics:
-            raise EndpointNotFound(f"Kafka at {self.bootstrap_servers} has no topic {topic!r}.")
+            raise await self._why_not_listed(topic)
         if topic in self._leaderless:
             # Transient (a broker restarting, leaders being elected): a replay that meets it
             # stops "interrupted", to be resumed, not "failed".
@@ -599,6 +599,27 @@ class KafkaConnector(Connector):
                 hint=_acl_hint(self.bootstrap_servers, self.security, "Describe", "--topic '*'")
                 + " (or, for some topics only, a prefix with --resource-pattern-type prefixed).",
             )
+
+    async def _why_not_listed(self, topic: str) -> EventdeskError:
+        """A topic left out of the all-topics listing: missing, or this user may not see it.
+
+        Asked for by name, a broker says "not authorized" where the user lacks Describe on
+        it, and does so whether the topic exists or not (it does not tell such a user).
+        """
+        request = MetadataRequest([topic], allow_auto_topic_creation=False)
+        response = await self._clients()[0]._send_request(request)
+        errors = {kafka_errors.for_code(t["error_code"]) for t in response.to_object()["topics"]}
+        if kafka_errors.TopicAuthorizationFailedError in errors:
+            return AuthorizationFailed(
+                f"Kafka at {self.bootstrap_servers} denies {self._who()} Describe on topic "
+                f"{topic!r} (or it does not exist: Kafka does not say which to a user it "
+                "refuses).",
+                hint=_acl_hint(
+                    self.bootstrap_servers, self.security, "Describe", f"--topic '{topic}'"
+                )
+                + ", and Read to browse it.",
+            )
+        return EndpointNotFound(f"Kafka at {self.bootstrap_servers} has no topic {topic!r}.")
 
     def _who(self) -> str:
         if self.security.uses_sasl:

@@ -4,6 +4,7 @@ RabbitMQ accounts, seeded NATS dead letters, the journal. The brokers are tests/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,13 +13,15 @@ from typing import Any
 import boto3
 import nats as nats_client
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.nats import NatsConnector, dead_letter_endpoint
 from eventdesk.connectors.rabbitmq import ManagementClient, RabbitMQConnector
 from eventdesk.connectors.sqs import SqsConnector
 
-from tests.conftest import RabbitMQSettings, SqsSettings
+from tests.conftest import KafkaSecureSettings, RabbitMQSettings, SqsSettings
 from tests.seed.nats import seed_nats
 from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
 
@@ -113,3 +116,51 @@ async def nats_orders(nats: str, nats_connector: NatsConnector) -> AsyncIterator
     nc = await nats_client.connect(nats)
     await nc.jetstream().delete_stream(stream)
     await nc.close()
+
+
+# -- the secured Kafka: an admin, a topic, and ACLs granted for a test -------------------
+
+
+@pytest.fixture
+async def secure_admin(kafka_secure: KafkaSecureSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client of the secured Kafka as its super user."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=f"127.0.0.1:{kafka_secure.sasl_port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=kafka_secure.username,
+        sasl_plain_password=kafka_secure.passwords["SCRAM-SHA-512"],
+    )
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def secure_topic(secure_admin: AIOKafkaAdminClient, unique_name: str) -> AsyncIterator[str]:
+    """A topic on the secured Kafka, so there is something a user may or may not see."""
+    await secure_admin.create_topics([NewTopic(unique_name, 1, 1)])
+    try:
+        yield unique_name
+    finally:
+        await secure_admin.delete_topics([unique_name])
+
+
+# ACL codes of the Kafka protocol (CreateAcls/DeleteAcls).
+_TOPIC, _LITERAL, _DESCRIBE, _ALLOW = 2, 3, 8, 3
+
+
+@contextlib.asynccontextmanager
+async def describe_granted(
+    admin: AIOKafkaAdminClient, topic: str, principal: str
+) -> AsyncIterator[None]:
+    """`principal` may Describe `topic` (a literal ACL) for the duration."""
+    acl = (_TOPIC, topic, _LITERAL, principal, "*", _DESCRIBE, _ALLOW)
+    created = await admin._send_request(CreateAclsRequest(*acl))
+    assert [code for code, _ in created.creation_responses] == [0], created
+    try:
+        yield
+    finally:
+        await admin._send_request(DeleteAclsRequest(*acl))

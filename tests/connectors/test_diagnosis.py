@@ -6,13 +6,11 @@ names the problem, and that no password appears in anything shown.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import errors as kafka_errors
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.protocol.admin import CreateAclsRequest, DeleteAclsRequest
+from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.diagnosis import (
     STEP_AUTHENTICATION,
     STEP_AUTHORIZATION,
@@ -33,6 +31,8 @@ from eventdesk.connectors.rabbitmq import ManagementClient
 
 from tests.conftest import KafkaSecureSettings, RabbitMQSettings, SqsSettings
 from tests.seed.rabbitmq_accounts import RabbitMQAccount, temporary_account
+
+from .conftest import describe_granted
 
 
 def _kafka(servers: str, **settings: str) -> ConnectionProfile:
@@ -122,51 +122,6 @@ async def no_permission_account(
 ) -> AsyncIterator[RabbitMQAccount]:
     async with temporary_account(rabbitmq_admin, unique_name, tags="monitoring") as account:
         yield account
-
-
-@pytest.fixture
-async def secure_admin(kafka_secure: KafkaSecureSettings) -> AsyncIterator[AIOKafkaAdminClient]:
-    """An admin client of the secured Kafka as its super user."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=f"127.0.0.1:{kafka_secure.sasl_port}",
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username=kafka_secure.username,
-        sasl_plain_password=kafka_secure.passwords["SCRAM-SHA-512"],
-    )
-    await admin.start()
-    try:
-        yield admin
-    finally:
-        await admin.close()
-
-
-@pytest.fixture
-async def secure_topic(secure_admin: AIOKafkaAdminClient, unique_name: str) -> AsyncIterator[str]:
-    """A topic on the secured Kafka, so there is something a user may or may not see."""
-    await secure_admin.create_topics([NewTopic(unique_name, 1, 1)])
-    try:
-        yield unique_name
-    finally:
-        await secure_admin.delete_topics([unique_name])
-
-
-# ACL codes of the Kafka protocol (CreateAcls/DeleteAcls).
-_TOPIC, _LITERAL, _DESCRIBE, _ALLOW = 2, 3, 8, 3
-
-
-@contextlib.asynccontextmanager
-async def _describe_granted(
-    admin: AIOKafkaAdminClient, topic: str, principal: str
-) -> AsyncIterator[None]:
-    """`principal` may Describe `topic` (a literal ACL) for the duration."""
-    acl = (_TOPIC, topic, _LITERAL, principal, "*", _DESCRIBE, _ALLOW)
-    created = await admin._send_request(CreateAclsRequest(*acl))
-    assert [code for code, _ in created.creation_responses] == [0], created
-    try:
-        yield
-    finally:
-        await admin._send_request(DeleteAclsRequest(*acl))
 
 
 # -- the steps planned -------------------------------------------------------------------
@@ -363,7 +318,7 @@ async def test_a_describe_acl_on_a_topic_lets_the_same_kafka_user_pass(
     kafka_secure: KafkaSecureSettings, secure_admin: AIOKafkaAdminClient, secure_topic: str
 ) -> None:
     principal = f"User:{kafka_secure.noacl_username}"
-    async with _describe_granted(secure_admin, secure_topic, principal):
+    async with describe_granted(secure_admin, secure_topic, principal):
         results = await _diagnose(
             _kafka_noacl(kafka_secure), kafka_secure.noacl_passwords["SCRAM-SHA-512"]
         )

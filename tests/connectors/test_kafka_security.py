@@ -7,14 +7,15 @@ no password shows up in it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from eventdesk.connectors.errors import (
     AuthenticationFailed,
+    AuthorizationFailed,
     BrokerUnreachable,
     ConfigurationError,
+    EndpointNotFound,
     EventdeskError,
     TlsError,
 )
@@ -24,6 +25,8 @@ from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 
 from tests.conftest import KafkaSecureSettings
+
+from .conftest import describe_granted
 
 pytestmark = pytest.mark.kafka
 
@@ -64,22 +67,9 @@ def _shown(error: EventdeskError) -> str:
 
 
 @pytest.fixture
-async def topic(kafka_secure: KafkaSecureSettings, unique_name: str) -> AsyncIterator[str]:
+def topic(secure_topic: str) -> str:
     """A topic on the secured broker, so a listing has something of ours to find."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=f"127.0.0.1:{kafka_secure.sasl_port}",
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username=kafka_secure.username,
-        sasl_plain_password=kafka_secure.passwords["SCRAM-SHA-512"],
-    )
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(unique_name, 1, 1)])
-        yield unique_name
-        await admin.delete_topics([unique_name])
-    finally:
-        await admin.close()
+    return secure_topic
 
 
 async def _lists(connector: KafkaConnector, topic: str) -> None:
@@ -308,3 +298,45 @@ def test_a_profile_with_inconsistent_security_is_refused(
     )
     with pytest.raises(ConfigurationError, match=complaint):
         create_connector(profile)
+
+
+# -- authorization ---------------------------------------------------------------------
+
+
+async def test_a_topic_the_user_may_not_describe_is_authorization_failed_not_missing(
+    kafka_secure: KafkaSecureSettings, secure_admin: AIOKafkaAdminClient, secure_topic: str
+) -> None:
+    hidden = f"{secure_topic}.hidden"
+    await secure_admin.create_topics([NewTopic(hidden, 1, 1)])
+    user = kafka_secure.noacl_username
+    connector = KafkaConnector(
+        f"127.0.0.1:{kafka_secure.sasl_port}",
+        security=KafkaSecurity(
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username=user,
+            sasl_password=kafka_secure.noacl_passwords["SCRAM-SHA-512"],
+        ),
+    )
+    try:
+        async with describe_granted(secure_admin, secure_topic, f"User:{user}"), connector:
+            assert [e.name for e in await connector.list_endpoints(timeout=15)] == [secure_topic]
+            for topic in (hidden, f"{secure_topic}.never-made"):
+                with pytest.raises(AuthorizationFailed) as refused:
+                    await connector.browse(topic).next_page(timeout=10)
+                error = refused.value
+                assert f"denies user {user!r} Describe on topic {topic!r}" in str(error)
+                assert "or it does not exist" in str(error)
+                assert f"--operation Describe --topic '{topic}'" in error.hint
+                assert kafka_secure.noacl_passwords["SCRAM-SHA-512"] not in _shown(error)
+    finally:
+        await secure_admin.delete_topics([hidden])
+
+
+async def test_a_missing_topic_for_a_user_who_may_describe_all_is_not_found(
+    kafka_secure: KafkaSecureSettings, secure_topic: str
+) -> None:
+    connector = _sasl(kafka_secure, "SCRAM-SHA-512", kafka_secure.passwords["SCRAM-SHA-512"])
+    async with connector:
+        with pytest.raises(EndpointNotFound, match="has no topic"):
+            await connector.browse(f"{secure_topic}.never-made").next_page(timeout=10)
