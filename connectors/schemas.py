@@ -190,7 +190,6 @@ class SchemaRegistry:
 
     def __init__(self) -> None:
         self._by_endpoint: dict[str, Schema] = {}
-        self._avro_by_id: dict[int, Schema] = {}
         self._by_id: dict[int, Schema] = {}
 
     def map_file(self, endpoint: str, path: str | Path) -> Schema:
@@ -211,27 +210,15 @@ class SchemaRegistry:
     def add_avro(self, schema_id: int, schema: Schema) -> None:
         if schema.kind is not SchemaKind.AVRO:
             raise SchemaError(f"{schema.name}: schema id {schema_id} needs an Avro schema")
-        self._avro_by_id[schema_id] = schema
         self._by_id[schema_id] = schema
 
     def add_schema(self, schema_id: int, schema: Schema) -> None:
         """A registry schema of any kind, for bodies framed with its id."""
         self._by_id[schema_id] = schema
-        if schema.kind is SchemaKind.AVRO:
-            self._avro_by_id[schema_id] = schema
 
     def schemas_by_id(self) -> dict[int, Schema]:
         """Every schema by Confluent id, as `decoding.decode(schemas=...)` takes them."""
         return dict(self._by_id)
-
-    def avro_schemas(self) -> dict[int, Any]:
-        """Parsed writer schemas by id, as `decoding.decode` takes them."""
-        return {schema_id: s.compiled for schema_id, s in self._avro_by_id.items()}
-
-    def default_avro_schema(self, endpoint: str) -> Any:
-        """The endpoint's mapped Avro schema, to read ids no registry entry covers."""
-        schema = self._by_endpoint.get(endpoint)
-        return schema.compiled if schema and schema.kind is SchemaKind.AVRO else None
 
 
 def sample_schema_path(name: str) -> Path:

@@ -11,7 +11,7 @@ import enum
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,24 +91,42 @@ class SearchQuery:
         return " · ".join(parts) or "everything"
 
 
-class _Payload:
-    """A message's body decoded at most once, however many filters look at it."""
+@dataclass(frozen=True, slots=True)
+class BodyDecoding:
+    """How an endpoint's bodies decode: the operator's format (None: automatic), the
+    registry's schemas by Confluent id, and the schema mapped to the endpoint."""
 
-    def __init__(self, message: Message, avro_schemas: Mapping[int, Any], default_avro: Any):
-        self._message = message
-        self._avro_schemas = avro_schemas
-        self._default_avro = default_avro
+    hint: str | None = None
+    schemas: Mapping[int, Schema] = field(default_factory=dict)
+    schema: Schema | None = None
 
-    @functools.cached_property
-    def decoded(self) -> Decoded:
-        body = self._message.body
+    @property
+    def binary_bodies(self) -> bool:
+        """Whether bodies may be read as Avro or Protobuf without a Confluent frame: then
+        the raw bytes say nothing of the strings an expression compares."""
+        kind = self.schema.kind if self.schema is not None else None
+        return self.hint in ("avro", "protobuf") or kind in (SchemaKind.AVRO, SchemaKind.PROTOBUF)
+
+    def decode(self, body: bytes) -> Decoded:
         # Most dead letters are JSON: parse them straight away instead of sniffing first.
-        if body[:1] in (b"{", b"[") and len(body) <= PARSE_LIMIT:
+        if self.hint in (None, "json") and body[:1] in (b"{", b"[") and len(body) <= PARSE_LIMIT:
             try:
                 return Decoded(DecodedKind.JSON, body, value=json.loads(body))
             except (ValueError, RecursionError):
                 pass
-        return decode(body, avro_schemas=self._avro_schemas, default_avro_schema=self._default_avro)
+        return decode(body, hint=self.hint, schemas=self.schemas, default_schema=self.schema)
+
+
+class _Payload:
+    """A message's body decoded at most once, however many filters look at it."""
+
+    def __init__(self, message: Message, decoding: BodyDecoding):
+        self._message = message
+        self._decoding = decoding
+
+    @functools.cached_property
+    def decoded(self) -> Decoded:
+        return self._decoding.decode(self._message.body)
 
 
 _Predicate = Callable[[Message, _Payload], bool]
@@ -120,8 +138,7 @@ class Matcher:
 
     query: SearchQuery
     predicates: tuple[_Predicate, ...]
-    avro_schemas: Mapping[int, Any]
-    default_avro_schema: Any
+    decoding: BodyDecoding
     # False for a body that cannot match, told from its raw bytes; None: no such test.
     prefilter: Callable[[bytes], bool] | None = None
 
@@ -134,17 +151,22 @@ class Matcher:
     def __call__(self, message: Message) -> bool:
         if self.prefilter is not None and not self.prefilter(message.body):
             return False
-        payload = _Payload(message, self.avro_schemas, self.default_avro_schema)
+        payload = _Payload(message, self.decoding)
         return all(predicate(message, payload) for predicate in self.predicates)
 
 
 def compile_query(
     query: SearchQuery,
     *,
-    schema: Schema | None = None,
-    avro_schemas: Mapping[int, Any] | None = None,
+    decoding: BodyDecoding | None = None,
 ) -> Matcher:
-    """The query ready to run; raises InvalidQuery, with a hint, for anything that cannot."""
+    """The query ready to run; raises InvalidQuery, with a hint, for anything that cannot.
+
+    Expressions and validity read bodies as `decoding` says (the endpoint's format and
+    schemas; automatic when None); validity checks against its mapped schema.
+    """
+    decoding = decoding or BodyDecoding()
+    schema = decoding.schema
     predicates: list[_Predicate] = []
     if query.since is not None or query.until is not None:
         predicates.append(_time_predicate(query.since, query.until))
@@ -157,13 +179,11 @@ def compile_query(
     prefilter = None
     if query.expression.strip():
         predicates.append(_expression_predicate(query.expression.strip()))
-        prefilter = body_prefilter(query.expression.strip())
+        if not decoding.binary_bodies:
+            prefilter = body_prefilter(query.expression.strip())
     if query.validity is not None:
         predicates.append(_validity_predicate(query.validity, schema))
-    default_avro = (
-        schema.compiled if schema is not None and schema.kind is SchemaKind.AVRO else None
-    )
-    return Matcher(query, tuple(predicates), dict(avro_schemas or {}), default_avro, prefilter)
+    return Matcher(query, tuple(predicates), decoding, prefilter)
 
 
 # -- filters ------------------------------------------------------------------------
@@ -495,6 +515,7 @@ async def scan(
 
 __all__ = [
     "SCAN_PAGE_SIZE",
+    "BodyDecoding",
     "HeaderFilter",
     "HeaderMatch",
     "InvalidQuery",

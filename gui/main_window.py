@@ -153,7 +153,7 @@ class MainWindow(QMainWindow, TaskOwner):
         self.browser = MessageBrowserWidget(self)
         self.detail = MessageDetailWidget(self)
         # Search's valid/invalid filter checks against the schemas the detail pane maps.
-        self.browser.schemas = self.detail.schemas
+        self.browser.body_decoding = self.detail.body_decoding
         self.message_files = MessageFileActions(self)
         self.monitor = MonitorView(self.connector_factories, parent=self)
         self.history = HistoryView(self.journal, self)

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from eventdesk.connectors.base import Browser
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.model import Message
-from eventdesk.connectors.schemas import SchemaRegistry
-from eventdesk.connectors.search import SearchBrowser, SearchQuery, compile_query
+from eventdesk.connectors.search import BodyDecoding, SearchBrowser, SearchQuery, compile_query
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -77,7 +76,9 @@ class MessageBrowserWidget(QWidget, TaskOwner):
         super().__init__(parent)
         self.model = MessageTableModel(self)
         # Schemas per endpoint, for the valid/invalid filter (the detail pane's registry).
-        self.schemas: SchemaRegistry | None = None
+        # How the open endpoint's bodies decode (format and schemas), for expressions and
+        # validity; the window points it at the detail pane's. None: automatic, no schema.
+        self.body_decoding: Callable[[], BodyDecoding] | None = None
         self._browse: BrowseFactory | None = None
         self._endpoint = ""
         self._expected_total: int | None = None
@@ -279,10 +280,9 @@ class MessageBrowserWidget(QWidget, TaskOwner):
             return False
         if self._browse is None:
             return False
-        schema = self.schemas.schema_for(self._endpoint) if self.schemas is not None else None
-        avro = self.schemas.avro_schemas() if self.schemas is not None else None
+        decoding = self.body_decoding() if self.body_decoding is not None else None
         try:
-            matcher = compile_query(query, schema=schema, avro_schemas=avro)
+            matcher = compile_query(query, decoding=decoding)
         except EventdeskError as exc:
             self.search_bar.show_error(exc)
             return False

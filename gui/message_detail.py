@@ -24,6 +24,7 @@ from eventdesk.connectors.schemas import (
     load_schema,
     validate,
 )
+from eventdesk.connectors.search import BodyDecoding
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase
 from PySide6.QtWidgets import (
@@ -658,14 +659,16 @@ class MessageDetailWidget(QWidget, TaskOwner):
 
     def decode_message(self, message: Message) -> Decoded:
         """The body as the endpoint's decoding and schemas read it."""
+        return self.body_decoding(message.endpoint).decode(message.body)
+
+    def body_decoding(self, endpoint: str | None = None) -> BodyDecoding:
+        """How `endpoint`'s bodies decode (the open endpoint's by default): its chosen
+        format, the registry's schemas by id, its mapped schema. Search reads bodies so too."""
         hint = self.body_tab.hint()
-        if not decoding_supported(hint):
-            hint = None
-        return decode(
-            message.body,
-            hint=hint,
+        return BodyDecoding(
+            hint=hint if decoding_supported(hint) else None,
             schemas=self.schemas.schemas_by_id(),
-            default_schema=self.schemas.schema_for(message.endpoint),
+            schema=self.schemas.schema_for(endpoint or self._endpoint),
         )
 
     def _show_decoded_body(self, message: Message) -> None:

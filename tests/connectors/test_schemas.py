@@ -148,11 +148,10 @@ def test_registry_maps_endpoints_and_keeps_the_old_mapping_on_error(tmp_path):
         registry.map_file("orders.DLT", bad)
     assert registry.schema_for("orders.DLT").name == "order.schema.json"
     assert registry.schema_for("payments.DLT") is None
-    assert registry.default_avro_schema("orders.DLT") is None
 
     avro = load_schema(AVRO_SCHEMA)
     registry.add_avro(7, avro)
-    assert registry.avro_schemas() == {7: avro.compiled}
+    assert registry.schemas_by_id() == {7: avro}
     with pytest.raises(SchemaError, match="needs an Avro schema"):
         registry.add_avro(8, load_schema(JSON_SCHEMA))
 
@@ -197,4 +196,3 @@ def test_registry_keeps_schemas_of_any_kind_by_id():
     registry.add_schema(1, avro)
 
     assert registry.schemas_by_id() == {3: proto, 1: avro}
-    assert registry.avro_schemas() == {1: avro.compiled}

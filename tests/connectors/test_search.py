@@ -26,6 +26,7 @@ from eventdesk.connectors.rabbitmq import RabbitMQConnector
 from eventdesk.connectors.schemas import load_schema, sample_schema_path
 from eventdesk.connectors.search import (
     SCAN_PAGE_SIZE,
+    BodyDecoding,
     HeaderFilter,
     HeaderMatch,
     InvalidQuery,
@@ -36,6 +37,7 @@ from eventdesk.connectors.search import (
     scan,
 )
 from eventdesk.connectors.sqs import SqsConnector
+from google.protobuf import json_format, message_factory
 
 from tests.conftest import RabbitMQSettings
 from tests.seed.kafka import fill_topic
@@ -271,11 +273,39 @@ def test_validity_is_checked_against_the_mapped_schema() -> None:
     ]
 
     def ids(validity: Validity) -> list[str]:
-        matcher = compile_query(SearchQuery(validity=validity), schema=schema)
+        matcher = compile_query(
+            SearchQuery(validity=validity), decoding=BodyDecoding(schema=schema)
+        )
         return [m.id for m in messages if matcher(m)]
 
     assert ids(Validity.VALID) == ["good"]
     assert ids(Validity.INVALID) == ["no-lines", "cut"]
+
+
+def test_expressions_read_bodies_as_the_endpoint_decodes_them() -> None:
+    schema = load_schema(sample_schema_path("order.desc"))
+    order_type = message_factory.GetMessageClass(
+        schema.compiled.file.pool.FindMessageTypeByName("com.acme.orders.Order")
+    )
+    rng = random.Random(3)
+    messages = []
+    for n in range(4):
+        document = order(rng, n)
+        document["shipping"]["method"] = "EXPRESS" if n % 2 else "STANDARD"
+        body = json_format.ParseDict(document, order_type()).SerializeToString()
+        messages.append(_message(id=str(n), body=body))
+    query = SearchQuery(expression="shipping.method == 'EXPRESS'")
+
+    def ids(decoding: BodyDecoding | None) -> list[str]:
+        matcher = compile_query(query, decoding=decoding)
+        return [m.id for m in messages if matcher(m)]
+
+    # Protobuf without its schema is bytes to an expression: nothing can match.
+    assert ids(None) == []
+    assert ids(BodyDecoding(hint="protobuf", schema=schema)) == ["1", "3"]
+    # Unframed Avro may begin with "{" and holds enums as numbers: no JSON byte test then.
+    assert compile_query(query).prefilter is not None
+    assert compile_query(query, decoding=BodyDecoding(hint="avro")).prefilter is None
 
 
 @pytest.mark.rabbitmq
