@@ -169,9 +169,7 @@ def test_load_all_pages_until_the_end(driver: LoopDriver, model: MessageTableMod
     assert _transitions(loading) == [True, False]
 
 
-def test_stop_between_pages_of_load_all_ends_loading(
-    driver: LoopDriver, model: MessageTableModel
-):
+def test_stop_between_pages_of_load_all_ends_loading(driver: LoopDriver, model: MessageTableModel):
     browser = ListBrowser([dead_letter(n) for n in range(5000)], page_size=500)
     model.reset_to(browser)
     driver.until(lambda: model.rowCount() == 500)
