@@ -16,6 +16,8 @@ from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 REDRAW_MS = 50
+# New curves made per redraw turn (see LagChartWidget._add_curves).
+_CURVES_PER_TURN = 2
 # A buffer starts small and doubles up to this many points (a day at 5 s is 17 280).
 MAX_POINTS = 20_000
 _START_POINTS = 256
@@ -92,6 +94,9 @@ class LagChartWidget(QWidget):
     the rest. While `follow` is on, the x range slides to the last `window` seconds;
     a manual pan or zoom turns it off until a window preset is chosen again.
     """
+
+    # When any chart last redrew (time.monotonic): charts take turns.
+    _last_redraw_at = 0.0
 
     def __init__(
         self,
@@ -202,18 +207,26 @@ class LagChartWidget(QWidget):
         for key in [k for k in self._curves if k not in self._shown_set]:
             item = self._curves.pop(key)
             self.plot.removeItem(item)
-        for key in keys:
-            if key not in self._curves:
-                self._curves[key] = self.plot.plot(
-                    name=self._label(key),
-                    dynamicRangeLimit=self._range_limit(),
-                    # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
-                    autoDownsampleFactor=1.0,
-                    skipFiniteCheck=True,  # samples are counts and rates, never NaN
-                )
-        for i, key in enumerate(keys):
-            self._style(key, i)
+        self._add_curves()
         self._dirty = True
+
+    def _add_curves(self) -> None:
+        """Curves for shown keys that have none, a few per call: each costs ~10 ms with its
+        legend entry, and ten at once (the first round, the top groups changing) stalled
+        the window; the redraw ticks add the rest."""
+        missing = [key for key in self._shown if key not in self._curves]
+        for key in missing[:_CURVES_PER_TURN]:
+            self._curves[key] = self.plot.plot(
+                name=self._label(key),
+                dynamicRangeLimit=self._range_limit(),
+                # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
+                autoDownsampleFactor=1.0,
+                skipFiniteCheck=True,  # samples are counts and rates, never NaN
+            )
+        if missing:
+            for i, key in enumerate(self._shown):
+                if key in self._curves:
+                    self._style(key, i)
 
     def set_title(self, title: str) -> None:
         if title != self.title:
@@ -230,7 +243,8 @@ class LagChartWidget(QWidget):
             return
         self._stale = stale
         for i, key in enumerate(self._shown):
-            self._style(key, i)
+            if key in self._curves:
+                self._style(key, i)
 
     def is_stale(self, key: Hashable) -> bool:
         return key in self._stale
@@ -260,7 +274,15 @@ class LagChartWidget(QWidget):
         # Hidden (another tab, or the view not open): stay dirty, redraw once seen again.
         if not self._dirty or self._paused or not self.isVisible():
             return
-        self._dirty = False
+        # One chart per turn: charts dirtied by the same round would all repaint in one
+        # paint pass (their axes are ~10-20 ms each), one long stall. The others stay
+        # dirty and take the next ticks.
+        now = time.monotonic()
+        if 0 <= now - LagChartWidget._last_redraw_at < REDRAW_MS / 2000:
+            return
+        LagChartWidget._last_redraw_at = now
+        self._add_curves()
+        self._dirty = len(self._curves) < len(self._shown)  # more curves to add next turn
         for key, item in self._curves.items():
             buffer = self._buffers.get(key)
             if buffer is not None:

@@ -7,6 +7,7 @@ thread, charts that neither redraw while hidden nor draw more points than pixels
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
-from eventdesk.gui.lag_chart_widget import LagChartWidget, SeriesBuffer
+from eventdesk.gui.lag_chart_widget import REDRAW_MS, LagChartWidget, SeriesBuffer
 from eventdesk.gui.monitor_view import group_key, summarize_round
 
 from tests.seed.kafka import commit_offsets, create_topic
@@ -107,6 +108,48 @@ def test_a_hidden_chart_does_not_redraw_and_draws_at_most_its_pixels(qtbot):
     assert chart.curve("a") is curve and chart.curve("b") is not None
     chart.show_keys(["b"])
     assert chart.curve("a") is None and curve not in chart.plot.listDataItems()
+
+
+def test_charts_dirtied_together_redraw_on_separate_turns(qtbot):
+    charts = [LagChartWidget(title) for title in ("lag", "depth", "inflow")]
+    for chart in charts:
+        qtbot.addWidget(chart)
+        chart.show_keys(["a"])
+        chart.show()
+    qtbot.waitUntil(lambda: all(c.redraws == 1 for c in charts), timeout=2000)
+
+    # One round dirties all three: each redraws on its own timer turn, never two at once
+    # (their paints would add up in one paint pass).
+    redrawn_at: list[float] = []
+    for chart in charts:
+        # Connected after the chart's own handler: runs right after each of its ticks.
+        chart._timer.timeout.connect(
+            lambda chart=chart, seen=[chart.redraws]: _note_redraw(chart, seen, redrawn_at)
+        )
+        chart.append("a", time.time(), 1.0)
+    qtbot.waitUntil(lambda: all(c.redraws == 2 for c in charts), timeout=2000)
+    assert len(redrawn_at) == 3
+    gaps = [later - earlier for earlier, later in itertools.pairwise(redrawn_at)]
+    assert min(gaps) >= REDRAW_MS / 2000, gaps
+
+
+def test_many_new_curves_are_made_a_few_per_turn(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.show()
+    keys = [f"group-{n}" for n in range(10)]
+    chart.show_keys(keys)
+    # Ten curves with legend entries at once held the window for ~100 ms.
+    assert sum(chart.curve(k) is not None for k in keys) == 2
+    qtbot.waitUntil(lambda: all(chart.curve(k) is not None for k in keys), timeout=3000)
+    legend = [label.text for _sample, label in chart.plot.legend.items]
+    assert legend == keys
+
+
+def _note_redraw(chart: LagChartWidget, seen: list[int], redrawn_at: list[float]) -> None:
+    if chart.redraws != seen[0]:
+        seen[0] = chart.redraws
+        redrawn_at.append(LagChartWidget._last_redraw_at)  # when that redraw began
 
 
 async def _produce(bootstrap: str, topic: str) -> None:
