@@ -11,8 +11,9 @@ import ssl
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka import errors as kafka_errors
@@ -85,6 +86,16 @@ _PEEK_PARTITION_FETCH_BYTES = 64 * 1024
 _PEEK_FETCH_BYTES = 16 * 1024 * 1024
 
 _TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
+T = TypeVar("T")
+
+# A group's coordinator moved, or is starting: find it again.
+_MOVED_COORDINATOR_ERRORS = (
+    kafka_errors.NotCoordinatorForGroupError,
+    kafka_errors.CoordinatorNotAvailableError,
+    kafka_errors.CoordinatorLoadInProgressError,
+    kafka_errors.NodeNotReadyError,
+    kafka_errors.KafkaConnectionError,
+)
 # Offset fetches in flight at once when sampling many consumer groups.
 _LAG_CONCURRENCY = 16
 
@@ -247,6 +258,9 @@ class KafkaConnector(Connector):
         # Topics seen without a leader on some partition at the last metadata read.
         self._leaderless: frozenset[str] = frozenset()
         self._browsers: weakref.WeakSet[KafkaBrowser] = weakref.WeakSet()
+        # group -> its coordinator's node id: sampling asks every group each round, and a
+        # FindCoordinator request before each group request doubled the round's requests.
+        self._coordinators: dict[str, int] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -953,7 +967,10 @@ class KafkaConnector(Connector):
             # One group per request: with several, aiokafka 0.14 misreads every group after
             # the first (seen against Kafka 4: the fields shift by one Int32).
             async with gate:
-                responses = await admin.describe_consumer_groups([group])
+                responses = await self._at_coordinator(
+                    group,
+                    lambda node: admin.describe_consumer_groups([group], group_coordinator_id=node),
+                )
             found = []
             for response in responses:
                 # Every version starts error_code, group, state, protocol_type, protocol,
@@ -967,6 +984,19 @@ class KafkaConnector(Connector):
         described = await asyncio.gather(*(one(g) for g in groups))
         return dict(item for found in described for item in found)
 
+    async def _at_coordinator(self, group: str, request: Callable[[int], Awaitable[T]]) -> T:
+        """`request` sent to `group`'s coordinator, found once and remembered; found
+        again, once, when the broker says it no longer is (or is not yet)."""
+        admin = self._clients()[0]
+        node = self._coordinators.get(group)
+        if node is not None:
+            try:
+                return await request(node)
+            except _MOVED_COORDINATOR_ERRORS:
+                self._coordinators.pop(group, None)
+        self._coordinators[group] = node = await admin.find_coordinator(group)
+        return await request(node)
+
     async def _group_commits(self, groups: Sequence[str]) -> dict[str, dict[TopicPartition, int]]:
         """group -> committed offset per partition; groups we may not read are left out."""
         admin = self._clients()[0]
@@ -975,7 +1005,12 @@ class KafkaConnector(Connector):
         async def one(group: str) -> tuple[str, dict[TopicPartition, int] | None]:
             async with gate:
                 try:
-                    offsets = await admin.list_consumer_group_offsets(group)
+                    offsets = await self._at_coordinator(
+                        group,
+                        lambda node: admin.list_consumer_group_offsets(
+                            group, group_coordinator_id=node
+                        ),
+                    )
                 except (
                     kafka_errors.GroupAuthorizationFailedError,
                     kafka_errors.GroupIdNotFound,

@@ -104,6 +104,28 @@ class _Proxy:
 
 
 @pytest.mark.kafka
+async def test_kafka_lag_finds_a_moved_group_coordinator_again(
+    kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
+) -> None:
+    topic, group = unique_name, f"{unique_name}-billing"
+    await create_topic(kafka_bootstrap, topic, partitions=1)
+    await _produce(kafka_bootstrap, topic, {0: 5})
+    await commit_offsets(kafka_bootstrap, group, topic, {0: 2})
+
+    async with KafkaConnector(kafka_bootstrap) as connector:
+        first = await connector.consumer_group_lag()
+        # Each group's coordinator is asked once, then remembered for later rounds...
+        coordinator = connector._coordinators[group]
+        # ... and a remembered one that is gone (a node id no broker has) is found again.
+        connector._coordinators[group] = coordinator + 1000
+        second = await connector.consumer_group_lag()
+        assert connector._coordinators[group] == coordinator
+    for report in (first, second):
+        mine = {g.group: g for g in report.groups}[group]
+        assert [(p.committed, p.lag) for p in mine.partitions] == [(2, 3)]
+
+
+@pytest.mark.kafka
 async def test_kafka_lag_is_exact_and_falls_when_the_group_commits(
     kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
 ) -> None:
