@@ -68,28 +68,42 @@ class MetricsStore(SQLiteFile):
         self.bucket = bucket
         db = open_sqlite_file(path, what="the metrics history", schema=_SCHEMA, autocommit=True)
         super().__init__(db, path)
-        self._ids: dict[SeriesKey, int] = {}
+        # Series ids by their columns (connection, endpoint, grp, partition, metric).
+        self._ids: dict[_Columns, int] = {}
 
     # -- writing -----------------------------------------------------------------------
 
     def add(self, samples: Iterable[Sample]) -> int:
-        """Store samples (one transaction); returns how many."""
+        """Store samples (one transaction); returns how many.
+
+        Runs in a writer thread beside the UI: every line of Python here makes the UI
+        thread wait for the GIL, so series ids are looked up by plain tuples and new series
+        are inserted and read back in two statements, not three per series.
+        """
+        samples = list(samples)
+        keys = [
+            (s.connection, s.endpoint, s.group or "", _partition_column(s.partition), s.metric)
+            for s in samples
+        ]
         with self._lock:
             db = self._conn()
-            # New series are inserted in the same transaction: one commit each made a first
-            # round of 10,000 series take seconds.
-            known = set(self._ids)
+            ids = self._ids
+            new = list(dict.fromkeys(key for key in keys if key not in ids))
             try:
                 with transaction(db):
-                    rows = [(self._series_id(db, s.series), s.at, s.value, _RAW) for s in samples]
+                    if new:
+                        self._insert_series(db, new)
+                    rows = [
+                        (ids[k], s.at, s.value, _RAW) for k, s in zip(keys, samples, strict=True)
+                    ]
                     db.executemany(
                         "INSERT INTO points (series_id, at, value, resolution) VALUES (?, ?, ?, ?)",
                         rows,
                     )
             except BaseException:
                 # Rolled back: ids of series inserted in it no longer exist.
-                for key in set(self._ids) - known:
-                    del self._ids[key]
+                for key in new:
+                    ids.pop(key, None)
                 raise
         return len(rows)
 
@@ -148,35 +162,47 @@ class MetricsStore(SQLiteFile):
     # -- internals ---------------------------------------------------------------------
 
     def _existing_id(self, db: sqlite3.Connection, key: SeriesKey) -> int | None:
-        if key in self._ids:
-            return self._ids[key]
+        columns = _columns(key)
+        if columns in self._ids:
+            return self._ids[columns]
         row = db.execute(
             "SELECT id FROM series WHERE connection = ? AND endpoint = ? AND grp = ? "
             "AND partition = ? AND metric = ?",
-            _columns(key),
+            columns,
         ).fetchone()
         if row is None:
             return None
-        self._ids[key] = int(row[0])
-        return self._ids[key]
+        self._ids[columns] = int(row[0])
+        return self._ids[columns]
 
-    def _series_id(self, db: sqlite3.Connection, key: SeriesKey) -> int:
-        found = self._existing_id(db, key)
-        if found is not None:
-            return found
-        db.execute(
+    def _insert_series(self, db: sqlite3.Connection, new: list[_Columns]) -> None:
+        """Inserts the series not stored yet and learns the ids of `new`."""
+        db.executemany(
             "INSERT OR IGNORE INTO series (connection, endpoint, grp, partition, metric) "
             "VALUES (?, ?, ?, ?, ?)",
-            _columns(key),
+            new,
         )
-        found = self._existing_id(db, key)
-        assert found is not None
-        return found
+        wanted = set(new)
+        for connection in {c[0] for c in new}:
+            for series_id, *columns in db.execute(
+                "SELECT id, connection, endpoint, grp, partition, metric FROM series "
+                "WHERE connection = ?",
+                (connection,),
+            ):
+                key = tuple(columns)
+                if key in wanted:
+                    self._ids[key] = series_id  # type: ignore[index]
 
 
-def _columns(key: SeriesKey) -> tuple[str, str, str, int, str]:
-    partition = _NO_PARTITION if key.partition is None else key.partition
-    return (key.connection, key.endpoint, key.group, partition, str(key.metric))
+_Columns = tuple[str, str, str, int, str]
+
+
+def _partition_column(partition: int | None) -> int:
+    return _NO_PARTITION if partition is None else partition
+
+
+def _columns(key: SeriesKey) -> _Columns:
+    return (key.connection, key.endpoint, key.group, _partition_column(key.partition), key.metric)
 
 
 def _key(connection: str, endpoint: str, grp: str, partition: int, metric: str) -> SeriesKey:
