@@ -30,8 +30,12 @@ import os
 import resource
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,6 +282,7 @@ class MinuteStallMonitor(StallMonitor):
         self.per_minute: list[float] = [0.0]
         self.long: list[tuple[float, float]] = []  # (start, end) of each gap over 50 ms
         self.gaps: list[float] = []  # every heartbeat's lateness, ms, for percentiles
+        self.last_tick = time.perf_counter()
 
     def new_minute(self) -> None:
         self.per_minute.append(0.0)
@@ -290,12 +295,83 @@ class MinuteStallMonitor(StallMonitor):
 
     def _on_timer_timeout(self) -> None:
         gap = self._clock.nsecsElapsed() / 1e6 - self.INTERVAL_MS
+        self.last_tick = time.perf_counter()
         super()._on_timer_timeout()
         self.per_minute[-1] = max(self.per_minute[-1], gap)
         self.gaps.append(max(0.0, gap))
         if gap > 50:
             end = time.perf_counter()
             self.long.append((end - (gap + self.INTERVAL_MS) / 1000, end))
+
+
+# Innermost frames of a thread waiting, not running Python.
+_IDLE = ("threading.py:wait", "selectors.py:select", "queue.py:get", "thread.py:_worker")
+
+
+class StallStacks:
+    """`--stall-stacks`: while the heartbeat is late, sample the UI thread's Python stack.
+
+    A thread looks every 2 ms; once the last tick is over 25 ms old it records the UI
+    thread's innermost frames. Samples of a stall that ends over 50 ms late are kept, so
+    the report can say where the UI thread was (a frame of qasync's or Qt's loop means
+    Qt was busy in C++ with no Python callback on the stack).
+    """
+
+    DEPTH = 6
+
+    def __init__(self, stalls: MinuteStallMonitor) -> None:
+        self._stalls = stalls
+        self._ui_thread = threading.get_ident()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-stacks", daemon=True)
+        self.per_stall: list[Counter[str]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        current: Counter[str] = Counter()
+        began = 0.0
+        while not self._stop.wait(0.002):
+            tick = self._stalls.last_tick
+            late = time.perf_counter() - tick
+            if late > 0.025:
+                frames = sys._current_frames()
+                frame = frames.pop(self._ui_thread, None)
+                frames.pop(threading.get_ident(), None)
+                if frame is not None:
+                    if not current:
+                        began = tick
+                    current[self._where(frame)] += 1
+                    # Other threads in Python meanwhile: each holds the GIL the UI thread
+                    # takes back after every Qt call.
+                    for other in frames.values():
+                        where = self._where(other, depth=2)
+                        if not where.startswith(_IDLE):
+                            current[f"(other thread) {where}"] += 1
+            elif current:
+                if self._stalls.last_tick - began > 0.055 + StallMonitor.INTERVAL_MS / 1000:
+                    self.per_stall.append(current)
+                current = Counter()
+
+    def _where(self, frame: Any, depth: int = DEPTH) -> str:
+        stack = traceback.extract_stack(frame, limit=depth)
+        return " < ".join(f"{Path(f.filename).name}:{f.name}:{f.lineno}" for f in reversed(stack))
+
+    def summary(self, top: int = 12) -> str:
+        """The stacks seen most often, counting each stall once per stack."""
+        seen: Counter[str] = Counter()
+        for stall in self.per_stall:
+            seen.update(stall.keys())
+        lines = [
+            f"  {count} of {len(self.per_stall)} stalls: {where}"
+            for where, count in seen.most_common(top)
+        ]
+        return "\n".join(lines)
 
 
 @dataclass
@@ -364,6 +440,7 @@ class WindowFigures:
     groups_seen: int
     partitions_seen: int
     lag_moved: bool
+    stacks: StallStacks | None = None
 
 
 async def measure_window(args: argparse.Namespace, timings: Instruments) -> WindowFigures:
@@ -389,9 +466,12 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
     monitor = window.monitor
     monitor.interval_spin.setValue(args.interval)
     stalls = MinuteStallMonitor()
+    stacks = StallStacks(stalls) if args.stall_stacks else None
     rss = [process.memory_info().rss / 2**20]
     cpu_start, started = time.process_time(), time.perf_counter()
     stalls.start()
+    if stacks is not None:
+        stacks.start()
     window.show_monitor()
     await wait_until(lambda: monitor.snapshots_seen > 0, timeout=60, what="the first sample")
     first = monitor.sampler.latest(CONNECTION) if monitor.sampler else None
@@ -404,6 +484,8 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
         print(f"  minute {minute}: RSS {rss[-1]:.0f} MB, {rounds} rounds so far", flush=True)
     await asyncio.sleep(max(0.0, started + args.duration - time.perf_counter()))
     stalls.stop()
+    if stacks is not None:
+        stacks.stop()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_start
     last = monitor.sampler.latest(CONNECTION) if monitor.sampler else None
     if first is None or last is None or last.stale:
@@ -420,6 +502,7 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
         groups_seen=len(last.group_states),
         partitions_seen=len(last_lags),
         lag_moved=first_lags != last_lags,
+        stacks=stacks,
     )
 
 
@@ -564,6 +647,8 @@ def report(
     )
     if w.stalls.long:
         print(f"Stalls over 50 ms, by what ran meanwhile: {stall_causes(w.stalls, t)}.")
+    if w.stacks is not None and w.stacks.per_stall:
+        print(f"Where the UI thread was during stalls over 50 ms:\n{w.stacks.summary()}")
     if ref:
         print(
             f"Reference: {len(ref.wall)} rounds of {GROUP_COMMAND} after the window closed, "
@@ -589,6 +674,11 @@ def main() -> None:
     parser.add_argument("--partitions", type=positive(int), default=100)
     parser.add_argument("--reference-rounds", type=positive(int), default=15)
     parser.add_argument("--control", type=positive(float), default=30.0, help="seconds idle")
+    parser.add_argument(
+        "--stall-stacks",
+        action="store_true",
+        help="sample the UI thread's stack during stalls and print where it was",
+    )
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the UI thread (the window) here"
     )
