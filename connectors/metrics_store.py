@@ -70,6 +70,7 @@ class MetricsStore(SQLiteFile):
         super().__init__(db, path)
         # Series ids by their columns (connection, endpoint, grp, partition, metric).
         self._ids: dict[_Columns, int] = {}
+        self._loaded: set[str] = set()  # connections whose stored series ids are in _ids
 
     # -- writing -----------------------------------------------------------------------
 
@@ -104,6 +105,7 @@ class MetricsStore(SQLiteFile):
                 # Rolled back: ids of series inserted in it no longer exist.
                 for key in new:
                     ids.pop(key, None)
+                self._loaded.clear()  # read the stored ones again next time
                 raise
         return len(rows)
 
@@ -176,22 +178,33 @@ class MetricsStore(SQLiteFile):
         return self._ids[columns]
 
     def _insert_series(self, db: sqlite3.Connection, new: list[_Columns]) -> None:
-        """Inserts the series not stored yet and learns the ids of `new`."""
+        """Learns the ids of `new`, inserting the series not stored yet.
+
+        A connection's stored series are read once (history from an earlier run); series
+        inserted now are read back by id, so a round of new series costs two statements.
+        """
+        for connection in {key[0] for key in new} - self._loaded:
+            self._learn(db, "WHERE connection = ?", (connection,))
+            self._loaded.add(connection)
+        new = [key for key in new if key not in self._ids]
+        if not new:
+            return
+        (before,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM series").fetchone()
         db.executemany(
             "INSERT OR IGNORE INTO series (connection, endpoint, grp, partition, metric) "
             "VALUES (?, ?, ?, ?, ?)",
             new,
         )
-        wanted = set(new)
-        for connection in {c[0] for c in new}:
-            for series_id, *columns in db.execute(
-                "SELECT id, connection, endpoint, grp, partition, metric FROM series "
-                "WHERE connection = ?",
-                (connection,),
-            ):
-                key = tuple(columns)
-                if key in wanted:
-                    self._ids[key] = series_id  # type: ignore[index]
+        self._learn(db, "WHERE id > ?", (before,))
+        for key in new:  # stored meanwhile by another process: asked one by one
+            if key not in self._ids:
+                self._existing_id(db, _key(*key))
+
+    def _learn(self, db: sqlite3.Connection, where: str, args: tuple[object, ...]) -> None:
+        rows = db.execute(
+            f"SELECT id, connection, endpoint, grp, partition, metric FROM series {where}", args
+        )
+        self._ids.update(((c, e, g, p, m), series_id) for series_id, c, e, g, p, m in rows)
 
 
 _Columns = tuple[str, str, str, int, str]

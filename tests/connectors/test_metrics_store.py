@@ -35,6 +35,22 @@ def test_round_trip_survives_reopening(tmp_path: Path) -> None:
         assert store.query(SeriesKey("x", "y", "", None, Metric.LAG), 0, 1e12) == []
 
 
+def test_writing_after_reopening_extends_the_stored_series(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite3"
+    with MetricsStore(path) as store:
+        store.add([_lag(100.0, 1.0, partition=p) for p in range(3)])
+    with MetricsStore(path) as store:
+        # Stored series and new ones in one round (partition 3 is new), then again.
+        store.add([_lag(200.0, 2.0, partition=p) for p in range(4)])
+        store.add([_lag(300.0, 3.0, partition=p) for p in range(4)])
+        assert len(store.series(connection="prod")) == 4
+        for partition in range(3):
+            key = SeriesKey("prod", "orders", "billing", partition, Metric.LAG)
+            assert store.query(key, 0, 1e12) == [(100.0, 1.0), (200.0, 2.0), (300.0, 3.0)]
+        new = SeriesKey("prod", "orders", "billing", 3, Metric.LAG)
+        assert store.query(new, 0, 1e12) == [(200.0, 2.0), (300.0, 3.0)]
+
+
 def test_old_points_are_averaged_into_minute_buckets(tmp_path: Path) -> None:
     day = 86400.0
     now = 10 * day
