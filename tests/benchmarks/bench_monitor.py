@@ -440,6 +440,7 @@ class WindowFigures:
     groups_seen: int
     partitions_seen: int
     lag_moved: bool
+    shown_at: float = 0.0  # perf_counter when the Monitor was shown
     stacks: StallStacks | None = None
 
 
@@ -502,6 +503,7 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
         groups_seen=len(last.group_states),
         partitions_seen=len(last_lags),
         lag_moved=first_lags != last_lags,
+        shown_at=started,
         stacks=stacks,
     )
 
@@ -647,6 +649,11 @@ def report(
     )
     if w.stalls.long:
         print(f"Stalls over 50 ms, by what ran meanwhile: {stall_causes(w.stalls, t)}.")
+        when = ", ".join(
+            f"{start - w.shown_at:.1f} s ({(end - start) * 1000:.0f} ms)"
+            for start, end in w.stalls.long
+        )
+        print(f"Stalls over 50 ms, when (after the Monitor was shown): {when}.")
     if w.stacks is not None and w.stacks.per_stall:
         print(f"Where the UI thread was during stalls over 50 ms:\n{w.stacks.summary()}")
     if ref:
