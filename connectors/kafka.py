@@ -602,11 +602,7 @@ class KafkaConnector(Connector):
 
     async def _check_topic_describe(self) -> None:
         """Raises AuthorizationFailed if the broker refuses this user Describe on topics."""
-        # Never auto-create: the probe must not make the topic it asks about.
-        request = MetadataRequest([_DESCRIBE_PROBE_TOPIC], allow_auto_topic_creation=False)
-        response = await self._clients()[0]._send_request(request)
-        errors = {kafka_errors.for_code(t["error_code"]) for t in response.to_object()["topics"]}
-        if kafka_errors.TopicAuthorizationFailedError in errors:
+        if await self._may_not_describe(_DESCRIBE_PROBE_TOPIC):
             raise AuthorizationFailed(
                 f"Kafka at {self.bootstrap_servers} denies {self._who()} Describe on topics: "
                 f"it lists no topics, and refuses to describe topic {_DESCRIBE_PROBE_TOPIC!r}.",
@@ -614,16 +610,21 @@ class KafkaConnector(Connector):
                 + " (or, for some topics only, a prefix with --resource-pattern-type prefixed).",
             )
 
+    async def _may_not_describe(self, topic: str) -> bool:
+        """Whether the broker refuses this user Describe on `topic`, asked for by name."""
+        # Never auto-create: the question must not make the topic it asks about.
+        request = MetadataRequest([topic], allow_auto_topic_creation=False)
+        response = await self._clients()[0]._send_request(request)
+        errors = {kafka_errors.for_code(t["error_code"]) for t in response.to_object()["topics"]}
+        return kafka_errors.TopicAuthorizationFailedError in errors
+
     async def _why_not_listed(self, topic: str) -> EventdeskError:
         """A topic left out of the all-topics listing: missing, or this user may not see it.
 
         Asked for by name, a broker says "not authorized" where the user lacks Describe on
         it, and does so whether the topic exists or not (it does not tell such a user).
         """
-        request = MetadataRequest([topic], allow_auto_topic_creation=False)
-        response = await self._clients()[0]._send_request(request)
-        errors = {kafka_errors.for_code(t["error_code"]) for t in response.to_object()["topics"]}
-        if kafka_errors.TopicAuthorizationFailedError in errors:
+        if await self._may_not_describe(topic):
             return AuthorizationFailed(
                 f"Kafka at {self.bootstrap_servers} denies {self._who()} Describe on topic "
                 f"{topic!r} (or it does not exist: Kafka does not say which to a user it "

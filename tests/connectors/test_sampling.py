@@ -103,14 +103,23 @@ class _Proxy:
 # -- Kafka -----------------------------------------------------------------------------
 
 
+async def _lagging_group(
+    bootstrap: str, name: str, produced: dict[int, int], committed: dict[int, int]
+) -> tuple[str, str]:
+    """Topic `name` with `produced` records per partition; group "<name>-billing" committed
+    at `committed`. Returns (topic, group)."""
+    topic, group = name, f"{name}-billing"
+    await create_topic(bootstrap, topic, partitions=len(produced))
+    await _produce(bootstrap, topic, produced)
+    await commit_offsets(bootstrap, group, topic, committed)
+    return topic, group
+
+
 @pytest.mark.kafka
 async def test_kafka_lag_finds_a_moved_group_coordinator_again(
     kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
 ) -> None:
-    topic, group = unique_name, f"{unique_name}-billing"
-    await create_topic(kafka_bootstrap, topic, partitions=1)
-    await _produce(kafka_bootstrap, topic, {0: 5})
-    await commit_offsets(kafka_bootstrap, group, topic, {0: 2})
+    _topic, group = await _lagging_group(kafka_bootstrap, unique_name, {0: 5}, {0: 2})
 
     async with KafkaConnector(kafka_bootstrap) as connector:
         first = await connector.consumer_group_lag()
@@ -129,10 +138,7 @@ async def test_kafka_lag_finds_a_moved_group_coordinator_again(
 async def test_kafka_lag_is_exact_and_falls_when_the_group_commits(
     kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
 ) -> None:
-    topic, group = unique_name, f"{unique_name}-billing"
-    await create_topic(kafka_bootstrap, topic, partitions=2)
-    await _produce(kafka_bootstrap, topic, {0: 10, 1: 6})
-    await commit_offsets(kafka_bootstrap, group, topic, {0: 4, 1: 1})
+    topic, group = await _lagging_group(kafka_bootstrap, unique_name, {0: 10, 1: 6}, {0: 4, 1: 1})
 
     async with KafkaConnector(kafka_bootstrap) as connector:
         report = await connector.consumer_group_lag()

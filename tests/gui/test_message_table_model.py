@@ -154,13 +154,20 @@ def test_a_failed_page_is_reported_and_load_more_retries(
     assert not model.failed
 
 
-def test_load_all_pages_until_the_end(driver: LoopDriver, model: MessageTableModel):
-    browser = ListBrowser([dead_letter(n) for n in range(2345)], page_size=500)
+def _first_page_shown(
+    driver: LoopDriver, model: MessageTableModel, count: int
+) -> tuple[ListBrowser, list[bool]]:
+    """`count` messages in pages of 500, the first shown; then every loading_changed."""
+    browser = ListBrowser([dead_letter(n) for n in range(count)], page_size=500)
     model.reset_to(browser)
     driver.until(lambda: model.rowCount() == 500)
-
     loading: list[bool] = []
     model.loading_changed.connect(loading.append)
+    return browser, loading
+
+
+def test_load_all_pages_until_the_end(driver: LoopDriver, model: MessageTableModel):
+    browser, loading = _first_page_shown(driver, model, 2345)
     model.load_all()
     driver.until(lambda: model.rowCount() == 2345 and not model.has_more)
     assert browser.reads == 5
@@ -170,11 +177,7 @@ def test_load_all_pages_until_the_end(driver: LoopDriver, model: MessageTableMod
 
 
 def test_stop_between_pages_of_load_all_ends_loading(driver: LoopDriver, model: MessageTableModel):
-    browser = ListBrowser([dead_letter(n) for n in range(5000)], page_size=500)
-    model.reset_to(browser)
-    driver.until(lambda: model.rowCount() == 500)
-    loading: list[bool] = []
-    model.loading_changed.connect(loading.append)
+    _browser, loading = _first_page_shown(driver, model, 5000)
 
     def stop_after_third_page(*_args: object) -> None:
         # Queued like a click: it runs after this page's read has finished, before the next.
