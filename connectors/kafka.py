@@ -36,6 +36,7 @@ from .errors import (
     TlsError,
 )
 from .kafka_review import (
+    COORDINATOR_STARTING_ERRORS,
     HandledState,
     ReviewLedger,
     Span,
@@ -90,9 +91,7 @@ T = TypeVar("T")
 
 # A group's coordinator moved, or is starting: find it again.
 _MOVED_COORDINATOR_ERRORS = (
-    kafka_errors.NotCoordinatorForGroupError,
-    kafka_errors.CoordinatorNotAvailableError,
-    kafka_errors.CoordinatorLoadInProgressError,
+    *COORDINATOR_STARTING_ERRORS,
     kafka_errors.NodeNotReadyError,
     kafka_errors.KafkaConnectionError,
 )
@@ -1300,6 +1299,12 @@ def translate_error(exc: BaseException, *, servers: str, doing: str) -> Eventdes
         )
     if isinstance(exc, kafka_errors.UnknownTopicOrPartitionError):
         return EndpointNotFound(f"{where} does not know the topic while {doing}.")
+    if isinstance(exc, COORDINATOR_STARTING_ERRORS):
+        # Transient, like a partition without a leader: a replay stops "interrupted".
+        return BrokerUnreachable(
+            f"{where} had no group coordinator ready while {doing}: {exc}",
+            hint="The broker is starting or moving a coordinator; try again shortly.",
+        )
     if isinstance(exc, _TIMEOUT_ERRORS):
         return OperationTimeout(f"{where} did not answer in time while {doing}.")
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -175,6 +175,14 @@ def _covers(spans: Sequence[Span], offset: int) -> bool:
 
 # How long a committed review state may take to show in the group's offsets: the
 # transaction's markers are written after the commit returns.
+# A group has no working coordinator right now (a broker starting, a coordinator moving).
+COORDINATOR_STARTING_ERRORS = (
+    kafka_errors.NotCoordinatorForGroupError,
+    kafka_errors.CoordinatorNotAvailableError,
+    kafka_errors.CoordinatorLoadInProgressError,
+)
+# How long read() waits for a coordinator to come up: rounds of 0.5 s.
+_COORDINATOR_WAIT_ROUNDS = 20
 _VISIBLE_WAIT_S = 5.0
 
 # The replay producer's batches: big enough that a transaction of a thousand records of a
@@ -226,7 +234,18 @@ class ReviewLedger:
         """
         admin = self._connector._clients()[0]
         tps = [TopicPartition(topic, p) for p in partitions]
-        commits = await admin.list_consumer_group_offsets(review_group(topic), partitions=tps)
+        # Right after a broker (re)start the group's coordinator is still loading: wait a
+        # little for it, as for partition leaders, before giving up.
+        for attempt in range(_COORDINATOR_WAIT_ROUNDS):
+            try:
+                commits = await admin.list_consumer_group_offsets(
+                    review_group(topic), partitions=tps
+                )
+                break
+            except COORDINATOR_STARTING_ERRORS:
+                if attempt == _COORDINATOR_WAIT_ROUNDS - 1:
+                    raise
+                await asyncio.sleep(0.5)
         known = self._committed.get(topic, {})
         states = {}
         for tp in tps:
@@ -505,6 +524,7 @@ def _fill(
 
 
 __all__ = [
+    "COORDINATOR_STARTING_ERRORS",
     "METADATA_PREFIX",
     "REVIEW_GROUP_PREFIX",
     "HandledState",

@@ -23,7 +23,7 @@ from eventdesk.connectors.diagnosis import (
     diagnose,
     planned_steps,
 )
-from eventdesk.connectors.errors import AuthorizationFailed
+from eventdesk.connectors.errors import CONNECTION_ERRORS, AuthorizationFailed
 from eventdesk.connectors.kafka import translate_error
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
@@ -343,6 +343,23 @@ def test_kafka_authorization_errors_name_what_was_refused_and_the_acl_to_ask_for
     assert f"denied a permission on {named} while listing topics" in str(error)
     assert "kafka-acls --bootstrap-server k1:9092 --add --allow-principal" in error.hint
     assert error.hint.endswith(f"{option}.")
+
+
+@pytest.mark.parametrize(
+    "starting",
+    [
+        kafka_errors.CoordinatorNotAvailableError,
+        kafka_errors.CoordinatorLoadInProgressError,
+        kafka_errors.NotCoordinatorForGroupError,
+    ],
+)
+def test_a_group_coordinator_not_ready_yet_is_transient_not_a_failure(
+    starting: type[Exception],
+) -> None:
+    # A broker just restarted: the replay must stop "interrupted" (resumable), not "failed".
+    error = translate_error(starting(), servers="k1:9092", doing="replaying orders.DLT")
+    assert isinstance(error, CONNECTION_ERRORS)
+    assert "no group coordinator ready while replaying orders.DLT" in str(error)
 
 
 async def test_a_user_without_a_management_tag_fails_the_management_step(
