@@ -88,6 +88,11 @@ class Connector(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot send messages yet")
 
+    def as_sent(self, target: str, outgoing: Outgoing) -> Outgoing:
+        """What `send(target, ...)` hands the broker for `outgoing`, where the connector
+        changes it on the way (for previews that must show exactly what is sent)."""
+        return outgoing
+
     async def purge(self, endpoint: str, *, timeout: float = 30.0) -> int:
         """Remove every message the endpoint holds now; returns how many (as the broker says).
 

@@ -243,7 +243,7 @@ async def _act(args: argparse.Namespace, out: TextIO) -> int:
                 batch_size=args.batch_size,
             )
             return _print_result(args, result, {}, out)
-        items = preview(chosen, args.target, options=options)
+        items = preview(chosen, args.target, options=options, connector=target)
         if args.dry_run:
             return _print_replay_preview(args, items, browser.side_effect_note, out)
         assert journal is not None

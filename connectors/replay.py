@@ -271,8 +271,10 @@ def preview(
     options: ReplayOptions,
     replay_id: str = "(assigned when the replay starts)",
     edits: Edits | None = None,
+    connector: Connector | None = None,
 ) -> list[PreviewItem]:
-    """What a replay would do with each message; changes nothing."""
+    """What a replay would do with each message; changes nothing. Given the target's
+    `connector`, each message is shown as that connector will send it."""
     edits = edits or {}
     items: list[PreviewItem] = []
     for message in dead_letters:
@@ -280,15 +282,13 @@ def preview(
         reason = refusal(message, options) or (
             None if destination else "no original destination known: choose a target"
         )
+        outgoing = None
+        if not reason:
+            outgoing = outgoing_for(message, options, replay_id, edits.get(message.id))
+            if connector is not None and destination:
+                outgoing = connector.as_sent(destination, outgoing)
         items.append(
-            PreviewItem(
-                message=message,
-                target=destination,
-                outgoing=None
-                if reason
-                else outgoing_for(message, options, replay_id, edits.get(message.id)),
-                refused=reason,
-            )
+            PreviewItem(message=message, target=destination, outgoing=outgoing, refused=reason)
         )
     return items
 

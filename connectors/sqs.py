@@ -330,6 +330,7 @@ class SqsConnector(Connector):
         self._sns: Any = None
         self._where = endpoint_url or f"SQS in {region}"
         self._urls: dict[str, str] = {}
+        self._topic_names: set[str] = set()  # SNS topics seen by the last listing
         # DLQ name -> what feeds it, as seen by the last list_endpoints.
         self._feeders: dict[str, list[_Feeder]] = {}
         self._feeders_known = False
@@ -566,6 +567,7 @@ class SqsConnector(Connector):
         self._urls = {name: attributes["_url"] for name, attributes in queues.items()}
         self._feeders = feeders
         self._feeders_known = True
+        self._topic_names = {topic.name for topic in topics}
         endpoints.extend(_topic_endpoint(topic) for topic in sorted(topics, key=lambda t: t.name))
         return endpoints
 
@@ -730,6 +732,14 @@ class SqsConnector(Connector):
                     raise
                 return await self._publish(topic_arn, messages)
             return await self._send_batches(url, target, messages)
+
+    def as_sent(self, target: str, outgoing: Outgoing) -> Outgoing:
+        """To an SNS topic (an ARN, or a listed topic no queue shares a name with), a
+        subscription DLQ's envelope goes as the message inside it."""
+        to_topic = (target.startswith("arn:") and ":sns:" in target) or (
+            target in self._topic_names and target not in self._urls
+        )
+        return unwrap_sns_envelope(outgoing)[0] if to_topic else outgoing
 
     async def _topic_arn(self, name: str) -> str | None:
         if self._sns is None:

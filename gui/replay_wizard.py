@@ -660,6 +660,7 @@ class ReplayWizard(QWizard, TaskOwner):
             options=self.options(),
             replay_id=self.action_id,
             edits=self.edits,
+            connector=self.target_page.target_connector or self._connector,
         )
         blocks = []
         for number, item in enumerate(items, 1):

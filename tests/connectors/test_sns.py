@@ -11,7 +11,7 @@ import boto3
 import pytest
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.model import EndpointKind, Outgoing
-from eventdesk.connectors.replay import ORIGINAL_ID_HEADER, ReplayOptions, replay
+from eventdesk.connectors.replay import ORIGINAL_ID_HEADER, ReplayOptions, preview, replay
 from eventdesk.connectors.sqs import SqsConnector, unwrap_sns_envelope
 
 from tests.conftest import SqsSettings
@@ -115,6 +115,18 @@ async def test_a_subscription_dead_letter_replayed_to_its_topic_is_not_wrapped_t
             envelope = json.loads(letter.body)
             assert envelope["Type"] == "Notification"
             assert letter.dead_letter.original_destination == seeded["notifications"]
+            # The preview shows what will be sent: the message inside the envelope for the
+            # topic (by ARN, or by a listed name), the envelope as it is for a queue.
+            await sqs_connector.list_endpoints()
+            shown = {}
+            for target in (seeded["topic_arn"], seeded["topic"], seeded["notifications"]):
+                [item] = preview([letter], target, options=ReplayOptions(), connector=sqs_connector)
+                assert item.outgoing is not None
+                shown[target] = item.outgoing
+            inner = envelope["Message"].encode()
+            assert shown[seeded["topic_arn"]].body == shown[seeded["topic"]].body == inner
+            assert ("eventType", "OrderShipped") in shown[seeded["topic"]].headers
+            assert shown[seeded["notifications"]].body == letter.body
             with Journal.open() as journal:
                 result = await replay(
                     sqs_connector,
