@@ -33,6 +33,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import BrokerError, EventdeskError
+from .kafka_stable_offsets import StableOffsetFetchRequest, stable_commits
 from .model import Message, Outcome, Outgoing
 
 if TYPE_CHECKING:
@@ -228,10 +229,32 @@ class ReviewLedger:
             with contextlib.suppress(Exception):
                 await producer.stop()
 
-    async def read(self, topic: str, partitions: Sequence[int]) -> dict[int, HandledState]:
+    async def read(
+        self, topic: str, partitions: Sequence[int], *, stable: bool = False
+    ) -> dict[int, HandledState]:
         """Each partition's state: the group's commit, joined with what this ledger committed
         (the group's offsets show a transactional commit only once its markers are written).
+
+        `stable` (before writing the state back): wait until no transaction committing the
+        group's offsets is still completing, instead of reading the last stable ones.
         """
+        if stable:
+            commits = await self._stable_commits(topic, partitions)
+        else:
+            commits = await self._last_stable_commits(topic, partitions)
+        known = self._committed.get(topic, {})
+        states = {}
+        for partition in partitions:
+            commit = commits.get(partition)
+            state = HandledState()
+            if commit is not None:
+                state = HandledState.from_commit(*commit)
+            states[partition] = state.union(known.get(partition, HandledState()))
+        return states
+
+    async def _last_stable_commits(
+        self, topic: str, partitions: Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
         admin = self._connector._clients()[0]
         tps = [TopicPartition(topic, p) for p in partitions]
         # Right after a broker (re)start the group's coordinator is still loading: wait a
@@ -241,20 +264,39 @@ class ReviewLedger:
                 commits = await admin.list_consumer_group_offsets(
                     review_group(topic), partitions=tps
                 )
-                break
+                return {tp.partition: (c.offset, c.metadata) for tp, c in commits.items()}
             except COORDINATOR_STARTING_ERRORS:
                 if attempt == _COORDINATOR_WAIT_ROUNDS - 1:
                     raise
                 await asyncio.sleep(0.5)
-        known = self._committed.get(topic, {})
-        states = {}
-        for tp in tps:
-            commit = commits.get(tp)
-            state = HandledState()
-            if commit is not None:
-                state = HandledState.from_commit(commit.offset, commit.metadata)
-            states[tp.partition] = state.union(known.get(tp.partition, HandledState()))
-        return states
+        raise AssertionError("unreachable")
+
+    async def _stable_commits(
+        self, topic: str, partitions: Sequence[int]
+    ) -> dict[int, tuple[int, str]]:
+        """The review group's commits once no transaction committing them is completing.
+
+        Right after a broker (re)start the coordinator may still be loading, or a replay's
+        last transaction still writing its markers: an unstable read would hand a resumed
+        replay the state from before that transaction. Asked again for up to 10 s.
+        """
+        admin = self._connector._clients()[0]
+        group = review_group(topic)
+        for _ in range(_COORDINATOR_WAIT_ROUNDS):
+            try:
+                node = await admin.find_coordinator(group)
+                response = await admin._send_request(
+                    StableOffsetFetchRequest(group, topic, partitions), node
+                )
+                commits = stable_commits(response)
+            except COORDINATOR_STARTING_ERRORS:
+                commits = None
+            if commits is not None:
+                return commits
+            await asyncio.sleep(0.5)
+        raise kafka_errors.CoordinatorLoadInProgressError(
+            f"the offsets of group {group} did not settle within 10 s"
+        )
 
     async def settle(
         self,
@@ -295,7 +337,10 @@ class ReviewLedger:
         producer = await self._producer(topic)
         partitions = await self._connector._partitions(topic)
         spans, states = await asyncio.gather(
-            self._connector._offset_ranges({topic: partitions}), self.read(topic, partitions)
+            self._connector._offset_ranges({topic: partitions}),
+            # Stable: the producer above has fenced an earlier holder of the id, and an
+            # unstable read could hand this transaction the state from before its last one.
+            self.read(topic, partitions, stable=True),
         )
 
         chosen: dict[int, tuple[int, int]] = {}

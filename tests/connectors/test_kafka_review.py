@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.kafka_review import (
     HandledState,
@@ -64,16 +65,22 @@ async def test_transactions_do_not_poll_the_group_after_each_commit(
 ) -> None:
     dlq, source = dlt
     admin = connector._clients()[0]
+    ledger = connector._review_ledger()
     asked: list[str] = []
-    original = admin.list_consumer_group_offsets
+    original, original_stable = admin.list_consumer_group_offsets, ledger._stable_commits
 
     async def counted(group: str, *args: Any, **kwargs: Any) -> Any:
         asked.append(group)
         return await original(group, *args, **kwargs)
 
+    async def counted_stable(topic: str, partitions: Any) -> Any:
+        asked.append(review_group(topic))
+        return await original_stable(topic, partitions)
+
     async with connector.browse(dlq) as browser:
         letters = await all_pages(browser)
         admin.list_consumer_group_offsets = counted  # type: ignore[method-assign]
+        ledger._stable_commits = counted_stable  # type: ignore[method-assign]
         try:
             for start in range(0, 30, 10):
                 batch = letters[start : start + 10]
@@ -83,6 +90,7 @@ async def test_transactions_do_not_poll_the_group_after_each_commit(
             assert asked == [review_group(dlq)] * 3
         finally:
             del admin.list_consumer_group_offsets
+            del ledger._stable_commits
     # Closing the browser waited once, so the broker's own answer already shows all of it.
     assert await _group_commit(kafka_bootstrap, dlq) == HandledState(30)
     assert len(await read_committed(kafka_bootstrap, source)) == 30
@@ -156,3 +164,26 @@ async def test_await_visible_gives_up_in_time_when_the_commit_cannot_show(
         assert time.monotonic() - started < 3
         # Given up once: a later close does not wait again.
         assert await ledger.await_visible(dlq, timeout=0)
+
+
+async def test_a_stable_read_waits_for_a_transaction_committing_the_group(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str, unique_name: str
+) -> None:
+    dlq, _source = dlt
+    ledger = connector._review_ledger()
+    writer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name)
+    await writer.start()
+    try:
+        await writer.begin_transaction()
+        await writer.send_offsets_to_transaction(
+            {TopicPartition(dlq, 0): OffsetAndMetadata(5, "")}, review_group(dlq)
+        )
+        # A plain read answers the last stable state at once; a stable one waits for it.
+        assert await ledger.read(dlq, [0]) == {0: HandledState()}
+        stable = asyncio.ensure_future(ledger.read(dlq, [0], stable=True))
+        await asyncio.sleep(1.5)
+        assert not stable.done()
+        await writer.commit_transaction()
+        assert await asyncio.wait_for(stable, 10) == {0: HandledState(5)}
+    finally:
+        await writer.stop()
