@@ -174,8 +174,6 @@ def _covers(spans: Sequence[Span], offset: int) -> bool:
     return i >= 0 and spans[i][0] <= offset <= spans[i][1]
 
 
-# How long a committed review state may take to show in the group's offsets: the
-# transaction's markers are written after the commit returns.
 # A group has no working coordinator right now (a broker starting, a coordinator moving).
 COORDINATOR_STARTING_ERRORS = (
     kafka_errors.NotCoordinatorForGroupError,
@@ -184,6 +182,8 @@ COORDINATOR_STARTING_ERRORS = (
 )
 # How long read() waits for a coordinator to come up: rounds of 0.5 s.
 _COORDINATOR_WAIT_ROUNDS = 20
+# How long a committed review state may take to show in the group's offsets: the
+# transaction's markers are written after the commit returns.
 _VISIBLE_WAIT_S = 5.0
 
 # The replay producer's batches: big enough that a transaction of a thousand records of a
