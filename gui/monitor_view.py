@@ -310,6 +310,9 @@ class MonitorView(QWidget, TaskOwner):
         self.groups_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.groups_hint = QLabel("Select a group to see its partitions.", self)
         self.groups_hint.setEnabled(False)
+        # Wrapped: the longer hint that comes with the first round (or a long group's name)
+        # must not widen the groups pane and squeeze the charts (it took half the window).
+        self.groups_hint.setWordWrap(True)
 
         self.lag_chart = LagChartWidget("Consumer group lag", label=_series_label, parent=self)
         self.dlq_chart = LagChartWidget("Dead-letter depth", label=_series_label, parent=self)

@@ -196,6 +196,8 @@ def test_monitor_charts_the_groups_with_most_lag_and_partitions_of_the_drilled_g
     monitor.chart_groups = 2
     monitor.interval_spin.setValue(0.5)
     window.monitor_action.trigger()
+    driver.settle()
+    chart_width = monitor.lag_chart.width()
     totals = {g: PARTITIONS * (PER_PARTITION - 5 * i) for i, g in enumerate(groups)}
     driver.until(
         lambda: all(_last(monitor, group_key("Kafka", g)) == lag for g, lag in totals.items()),
@@ -214,6 +216,10 @@ def test_monitor_charts_the_groups_with_most_lag_and_partitions_of_the_drilled_g
     assert monitor.groups_table.rowCount() == len(monitor._groups) > 2
     assert f"the 2 of {len(monitor._groups)} groups with the most lag" in monitor.lag_chart.title
     assert "groups with the most lag" in monitor.groups_hint.text()
+    # The longer hint wraps: it widened the groups pane to half the window once, the
+    # charts squeezed beside it.
+    driver.settle()
+    assert monitor.lag_chart.width() == chart_width > 600
     # No partition is kept for groups nobody drilled into; per-topic rows stay listed.
     assert _partition_keys(monitor) == set()
     per_topic = SeriesKey("Kafka", topic, groups[0], None, Metric.LAG)
