@@ -13,9 +13,12 @@ from collections.abc import Callable, Hashable, Iterable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 REDRAW_MS = 50
+# Charts shown together (the Monitor's first show) paint their first frame this far apart.
+FIRST_PAINT_GAP_MS = 30
 # New curves made per redraw turn (see LagChartWidget._add_curves).
 _CURVES_PER_TURN = 2
 # A buffer starts small and doubles up to this many points (a day at 5 s is 17 280).
@@ -97,6 +100,8 @@ class LagChartWidget(QWidget):
 
     # When any chart last redrew (time.monotonic): charts take turns.
     _last_redraw_at = 0.0
+    # When the next chart shown for the first time may paint (time.monotonic).
+    _next_first_paint_at = 0.0
 
     def __init__(
         self,
@@ -120,6 +125,7 @@ class LagChartWidget(QWidget):
         self.window = 300.0
         self.follow = True
         self.redraws = 0  # how many times setData ran; tests and benchmarks read it
+        self._shown_before = False
 
         self.plot_widget = pg.PlotWidget(
             background="w", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
@@ -138,6 +144,9 @@ class LagChartWidget(QWidget):
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.addLegend(offset=(10, 10), labelTextColor="#333", brush=(255, 255, 255, 200))
         self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
+        # Until the first samples: the window's times, not "00.100 … 00.900" (epoch 0).
+        now = time.time()
+        self.plot.setXRange(now - self.window, now, padding=0.02)
         for name in ("left", "bottom"):
             axis = self.plot.getAxis(name)
             axis.setPen("#666")
@@ -160,6 +169,24 @@ class LagChartWidget(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._shown_before:
+            return
+        self._shown_before = True
+        # A chart's first paint lays out its axes and renders their text for the first
+        # time: 15-25 ms. Charts shown together would all paint in one pass (the Monitor's
+        # first show stalled the window 60-100 ms), so each waits its turn.
+        now = time.monotonic()
+        at = max(now, LagChartWidget._next_first_paint_at)
+        LagChartWidget._next_first_paint_at = at + FIRST_PAINT_GAP_MS / 1000
+        if at > now:
+            self.plot_widget.setUpdatesEnabled(False)
+            QTimer.singleShot(round((at - now) * 1000), self, self._on_first_paint_turn)
+
+    def _on_first_paint_turn(self) -> None:
+        self.plot_widget.setUpdatesEnabled(True)  # repaints it
 
     # -- data ------------------------------------------------------------------------
 

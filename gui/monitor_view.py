@@ -212,6 +212,7 @@ class MonitorView(QWidget, TaskOwner):
         self._rules_path = rules_path
         self.evaluator = AlertEvaluator()
         self._marks: dict[tuple[str, str], EndpointMark] = {}
+        self._opening: asyncio.Future[None] | None = None
         self._history_loaded = False
         self.history_points_loaded = 0
         self.rules_dialog: AlertRulesDialog | None = None
@@ -380,23 +381,34 @@ class MonitorView(QWidget, TaskOwner):
         if self._started:
             return
         self._started = True
+        self._restart()
+
+    def _stores_opened(self) -> asyncio.Future[None]:
+        """Opens the stores once; a restart that cancels a run does not cancel this."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open_stores())
+        return asyncio.shield(self._opening)
+
+    async def _open_stores(self) -> None:
+        """The history, the alert log and the rules, read in a thread: opening a new SQLite
+        file syncs it to disk (~100 ms here), a stall the Monitor's first show must not
+        have. Each failure is reported; sampling goes on without what failed."""
         if self._open_store and self._store is None:
             try:
-                self._store = MetricsStore()
+                self._store = await asyncio.to_thread(MetricsStore)
                 self._owns_store = True
             except Exception as exc:
                 report_failure(self, exc, context="Opening the metrics history")
         if self._event_log is None:
             try:
-                self._event_log = EventLog()
+                self._event_log = await asyncio.to_thread(EventLog)
                 self._owns_event_log = True
             except Exception as exc:
                 report_failure(self, exc, context="Opening the alert log")
         try:
-            self.evaluator.set_rules(load_rules(self._rules_path))
+            self.evaluator.set_rules(await asyncio.to_thread(load_rules, self._rules_path))
         except Exception as exc:
             report_failure(self, exc, context="Reading the alert rules")
-        self._restart()
 
     @property
     def running(self) -> bool:
@@ -419,6 +431,7 @@ class MonitorView(QWidget, TaskOwner):
         async def run() -> None:
             if old is not None:
                 await old.close()
+            await self._stores_opened()
             if not self._history_loaded:
                 # Before the first live sample: chart buffers take points in time order.
                 self._history_loaded = True
@@ -439,6 +452,8 @@ class MonitorView(QWidget, TaskOwner):
         sampler, self.sampler = self.sampler, None
         if sampler is not None:
             await sampler.close()
+        if self._opening is not None:
+            await asyncio.gather(self._opening, return_exceptions=True)  # then close them
         if self._owns_store and self._store is not None:
             self._store.close()
             self._store = None
