@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Iterable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QPen, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 REDRAW_MS = 50
@@ -90,6 +90,15 @@ class SeriesBuffer:
         return float(self._y[self._n - 1]) if self._n else None
 
 
+_PenSpec = tuple[str, bool]  # (colour, dashed: its broker is unreachable)
+
+
+def _pen(spec: _PenSpec) -> QPen:
+    colour, dashed = spec
+    style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+    return pg.mkPen(colour, width=2, style=style)
+
+
 class LagChartWidget(QWidget):
     """One plot of several series keyed by any hashable; only `shown` keys are drawn.
 
@@ -115,6 +124,7 @@ class LagChartWidget(QWidget):
         self._label = label
         self._buffers: dict[Hashable, SeriesBuffer] = {}
         self._curves: dict[Hashable, pg.PlotDataItem] = {}
+        self._pens: dict[Hashable, _PenSpec] = {}  # what each curve is drawn with
         self._shown: list[Hashable] = []
         # The same keys as a set: `append` runs per sample (thousands per round), and a
         # list lookup there compares dataclass keys one by one.
@@ -233,7 +243,9 @@ class LagChartWidget(QWidget):
         self._shown_set = set(keys)
         for key in [k for k in self._curves if k not in self._shown_set]:
             item = self._curves.pop(key)
+            self._pens.pop(key, None)
             self.plot.removeItem(item)
+        self._restyle()  # kept curves may have moved in the order (their colour)
         self._add_curves()
         self._dirty = True
 
@@ -243,17 +255,16 @@ class LagChartWidget(QWidget):
         the window; the redraw ticks add the rest."""
         missing = [key for key in self._shown if key not in self._curves]
         for key in missing[:_CURVES_PER_TURN]:
+            spec = self._pen_spec(key, self._shown.index(key))
+            self._pens[key] = spec
             self._curves[key] = self.plot.plot(
                 name=self._label(key),
+                pen=_pen(spec),
                 dynamicRangeLimit=self._range_limit(),
                 # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
                 autoDownsampleFactor=1.0,
                 skipFiniteCheck=True,  # samples are counts and rates, never NaN
             )
-        if missing:
-            for i, key in enumerate(self._shown):
-                if key in self._curves:
-                    self._style(key, i)
 
     def set_title(self, title: str) -> None:
         if title != self.title:
@@ -269,9 +280,7 @@ class LagChartWidget(QWidget):
         if stale == self._stale:
             return
         self._stale = stale
-        for i, key in enumerate(self._shown):
-            if key in self._curves:
-                self._style(key, i)
+        self._restyle()
 
     def is_stale(self, key: Hashable) -> bool:
         return key in self._stale
@@ -288,12 +297,20 @@ class LagChartWidget(QWidget):
         if not paused:
             self._dirty = True
 
-    def _style(self, key: Hashable, index: int) -> None:
-        item = self._curves[key]
+    def _pen_spec(self, key: Hashable, index: int) -> _PenSpec:
         if key in self._stale:
-            item.setPen(pg.mkPen(STALE_COLOR, width=2, style=Qt.PenStyle.DashLine))
-        else:
-            item.setPen(pg.mkPen(pg.intColor(index, hues=max(8, len(self._shown))), width=2))
+            return (STALE_COLOR, True)
+        return (pg.intColor(index, hues=max(8, len(self._shown))).name(), False)
+
+    def _restyle(self) -> None:
+        """New pens for curves whose colour or staleness changed, only those: a pen set on
+        a curve redoes its data (pyqtgraph's updateItems)."""
+        for i, key in enumerate(self._shown):
+            item = self._curves.get(key)
+            spec = self._pen_spec(key, i)
+            if item is not None and self._pens.get(key) != spec:
+                self._pens[key] = spec
+                item.setPen(_pen(spec))
 
     # -- drawing ---------------------------------------------------------------------
 
@@ -354,11 +371,7 @@ class LagChartWidget(QWidget):
             index = int(np.searchsorted(buffer.x, at, side="right")) - 1
             if index < 0:
                 continue
-            colour = (
-                STALE_COLOR
-                if key in self._stale
-                else pg.intColor(i, hues=max(8, len(self._shown))).name()
-            )
+            colour, _dashed = self._pen_spec(key, i)
             value = buffer.y[index]
             parts.append(f"<span style='color:{colour}'>■</span> {self._label(key)}: {value:,.0f}")
         return " &nbsp; ".join(parts)

@@ -16,8 +16,14 @@ from aiokafka import AIOKafkaProducer
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
-from eventdesk.gui.lag_chart_widget import REDRAW_MS, LagChartWidget, SeriesBuffer
+from eventdesk.gui.lag_chart_widget import (
+    REDRAW_MS,
+    STALE_COLOR,
+    LagChartWidget,
+    SeriesBuffer,
+)
 from eventdesk.gui.monitor_view import group_key, summarize_round
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from tests.seed.kafka import commit_offsets, create_topic
@@ -145,6 +151,38 @@ def test_many_new_curves_are_made_a_few_per_turn(qtbot):
     qtbot.waitUntil(lambda: all(chart.curve(k) is not None for k in keys), timeout=3000)
     legend = [label.text for _sample, label in chart.plot.legend.items]
     assert legend == keys
+
+
+def test_curves_get_a_pen_once_and_a_new_one_only_when_it_changes(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.show()
+    keys = ["a", "b", "c", "d"]
+    chart.show_keys(keys)
+    qtbot.waitUntil(lambda: all(chart.curve(k) is not None for k in keys), timeout=3000)
+    # Setting a pen redoes the curve's data: adding curves must not re-pen the others.
+    pens_set: list[str] = []
+    for key in keys:
+        item = chart.curve(key)
+        original = item.setPen
+        item.setPen = lambda *a, key=key, original=original, **k: (
+            pens_set.append(key),
+            original(*a, **k),
+        )
+    colours = {k: chart.curve(k).opts["pen"].color().name() for k in keys}
+    assert len(set(colours.values())) == 4
+
+    chart.set_stale(["b"])  # b's broker is unreachable: grey and dashed
+    assert pens_set == ["b"]
+    pen = chart.curve("b").opts["pen"]
+    assert pen.style() == Qt.PenStyle.DashLine and pen.color().name() == STALE_COLOR
+    chart.set_stale([])
+    assert pens_set == ["b", "b"]
+    assert chart.curve("b").opts["pen"].color().name() == colours["b"]
+
+    chart.show_keys(["d", "a", "b", "c"])  # a new order: every colour moves
+    assert sorted(pens_set[2:]) == keys
+    assert chart.curve("d").opts["pen"].color().name() == colours["a"]
 
 
 def test_charts_shown_together_paint_their_first_frame_in_turns(qtbot):
