@@ -33,7 +33,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.structs import OffsetAndMetadata
 
 from .errors import BrokerError, EventdeskError
-from .kafka_stable_offsets import StableOffsetFetchRequest, stable_commits
+from .kafka_offset_fetch import OffsetFetchV7, committed_offsets
 from .model import Message, Outcome, Outgoing
 
 if TYPE_CHECKING:
@@ -238,10 +238,7 @@ class ReviewLedger:
         `stable` (before writing the state back): wait until no transaction committing the
         group's offsets is still completing, instead of reading the last stable ones.
         """
-        if stable:
-            commits = await self._stable_commits(topic, partitions)
-        else:
-            commits = await self._last_stable_commits(topic, partitions)
+        commits = await self._commits(topic, partitions, stable=stable)
         known = self._committed.get(topic, {})
         states = {}
         for partition in partitions:
@@ -252,51 +249,38 @@ class ReviewLedger:
             states[partition] = state.union(known.get(partition, HandledState()))
         return states
 
-    async def _last_stable_commits(
-        self, topic: str, partitions: Sequence[int]
+    async def _commits(
+        self, topic: str, partitions: Sequence[int], *, stable: bool
     ) -> dict[int, tuple[int, str]]:
-        admin = self._connector._clients()[0]
-        tps = [TopicPartition(topic, p) for p in partitions]
-        # Right after a broker (re)start the group's coordinator is still loading: wait a
-        # little for it, as for partition leaders, before giving up.
-        for attempt in range(_COORDINATOR_WAIT_ROUNDS):
-            try:
-                commits = await admin.list_consumer_group_offsets(
-                    review_group(topic), partitions=tps
-                )
-                return {tp.partition: (c.offset, c.metadata) for tp, c in commits.items()}
-            except COORDINATOR_STARTING_ERRORS:
-                if attempt == _COORDINATOR_WAIT_ROUNDS - 1:
-                    raise
-                await asyncio.sleep(0.5)
-        raise AssertionError("unreachable")
-
-    async def _stable_commits(
-        self, topic: str, partitions: Sequence[int]
-    ) -> dict[int, tuple[int, str]]:
-        """The review group's commits once no transaction committing them is completing.
-
-        Right after a broker (re)start the coordinator may still be loading, or a replay's
-        last transaction still writing its markers: an unstable read would hand a resumed
-        replay the state from before that transaction. Asked again for up to 10 s.
-        """
-        admin = self._connector._clients()[0]
-        group = review_group(topic)
+        """The review group's commits, asked again every 0.5 s for up to 10 s while its
+        coordinator is loading (right after a broker (re)start) or, with `stable`, while a
+        transaction committing them is completing (a resumed replay would otherwise read the
+        state from before the interrupted replay's last transaction and write it back)."""
         for _ in range(_COORDINATOR_WAIT_ROUNDS):
             try:
-                node = await admin.find_coordinator(group)
-                response = await admin._send_request(
-                    StableOffsetFetchRequest(group, topic, partitions), node
-                )
-                commits = stable_commits(response)
+                commits = await self._ask(topic, partitions, stable=stable)
             except COORDINATOR_STARTING_ERRORS:
                 commits = None
             if commits is not None:
                 return commits
             await asyncio.sleep(0.5)
         raise kafka_errors.CoordinatorLoadInProgressError(
-            f"the offsets of group {group} did not settle within 10 s"
+            f"the offsets of group {review_group(topic)} did not settle within 10 s"
         )
+
+    async def _ask(
+        self, topic: str, partitions: Sequence[int], *, stable: bool
+    ) -> dict[int, tuple[int, str]] | None:
+        """One OffsetFetch v7 at the group's coordinator: partition -> (offset, metadata),
+        the last stable commits; with `stable`, None while a commit is completing."""
+        admin = self._connector._clients()[0]
+        group = review_group(topic)
+        request = OffsetFetchV7(group, topic, partitions, require_stable=stable)
+
+        async def ask(node: int) -> dict[int, tuple[int, str]] | None:
+            return committed_offsets(await admin._send_request(request, node))
+
+        return await self._connector._at_coordinator(group, ask)
 
     async def settle(
         self,
@@ -484,18 +468,14 @@ class ReviewLedger:
         partitions = sorted(self._unseen.get(topic, ()))
         if not partitions:
             return True
-        admin = self._connector._clients()[0]
-        tps = [TopicPartition(topic, p) for p in partitions]
         ours = self._committed.get(topic, {})
         deadline = time.monotonic() + timeout
         while True:
             # Each ask bounded too: with the broker gone one request could outlast the wait.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
-                    now = await admin.list_consumer_group_offsets(
-                        review_group(topic), partitions=tps
-                    )
-                if all(_shows(now.get(tp), ours.get(tp.partition)) for tp in tps):
+                    now = await self._ask(topic, partitions, stable=False) or {}
+                if all(_shows(now.get(p), ours.get(p)) for p in partitions):
                     self._unseen.pop(topic, None)
                     return True
             if time.monotonic() >= deadline:
@@ -505,13 +485,14 @@ class ReviewLedger:
             await asyncio.sleep(0.02)
 
 
-def _shows(commit: OffsetAndMetadata | None, state: HandledState | None) -> bool:
-    """Whether a group commit holds at least everything `state` marks handled."""
+def _shows(commit: tuple[int, str] | None, state: HandledState | None) -> bool:
+    """Whether a group commit (offset, metadata) holds at least everything `state` marks
+    handled."""
     if state is None:
         return True
     if commit is None:
         return False
-    seen = HandledState.from_commit(commit.offset, commit.metadata)
+    seen = HandledState.from_commit(*commit)
     return seen.union(state) == seen
 
 

@@ -1,11 +1,12 @@
-"""OffsetFetch v7 with `require_stable` (KIP-447): a group's offsets once no transaction
-that commits them is still completing.
+"""OffsetFetch v7, with `require_stable` (KIP-447) when asked: a group's offsets once no
+transaction that commits them is still completing.
 
 aiokafka asks with OffsetFetch v3 at most, which answers with the last stable offsets
 while a transactional commit is pending. Right after a broker restart a replay that
 resumes could read the review group from before its own last committed transaction, and
 write that stale state back. With require_stable the broker answers UNSTABLE_OFFSET_COMMIT
-instead, and the caller asks again.
+instead, and the caller asks again. Without it, v7 answers as v3 does: the review ledger
+reads a group one way for both.
 """
 
 from __future__ import annotations
@@ -76,18 +77,21 @@ class OffsetFetchRequest_v7(RequestStruct):
     )
 
 
-class StableOffsetFetchRequest(Request[OffsetFetchRequest_v7]):
+class OffsetFetchV7(Request[OffsetFetchRequest_v7]):
     API_KEY = 9
 
-    def __init__(self, group: str, topic: str, partitions: Sequence[int]) -> None:
+    def __init__(
+        self, group: str, topic: str, partitions: Sequence[int], *, require_stable: bool
+    ) -> None:
         self._group = group
         self._topics = [(topic, list(partitions), {})]
+        self._require_stable = require_stable
 
     def build(self, request_struct_class: type[OffsetFetchRequest_v7]) -> OffsetFetchRequest_v7:
-        return request_struct_class(self._group, self._topics, True, {})
+        return request_struct_class(self._group, self._topics, self._require_stable, {})
 
 
-def stable_commits(response: OffsetFetchResponse_v7) -> dict[int, tuple[int, str]] | None:
+def committed_offsets(response: OffsetFetchResponse_v7) -> dict[int, tuple[int, str]] | None:
     """partition -> (offset, metadata) committed; None while a commit is still completing.
 
     Raises the group-level or partition-level error the broker sent otherwise.
