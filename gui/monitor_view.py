@@ -83,7 +83,7 @@ _CHARTED = (Metric.DLQ_DEPTH, Metric.DLQ_INFLOW)
 # cost a redraw and a paint of about 60 ms each (tests/benchmarks/RESULTS.md, Monitor).
 CHARTED_GROUPS = 10
 STORE_SLICE = 1000  # samples written to the history per transaction
-STORE_PAUSE_S = 0.05  # before each slice (see MonitorView._store_samples)
+STORE_PAUSE_S = 0.1  # at most, before each slice (see MonitorView._store_samples)
 SUMMARY_SLICE = 2000  # samples summed up per event loop turn (~2 ms)
 
 
@@ -565,9 +565,12 @@ class MonitorView(QWidget, TaskOwner):
         """In slices of one transaction each, a pause before each: the writer thread takes
         a CPU and the GIL the UI thread needs to draw the round just applied (two CPUs here,
         shared with the brokers), and a round's 10,000 rows written back to back overlapped
-        that drawing every time. Paced, they are history a second later, the window smooth."""
-        for start in range(0, len(samples), STORE_SLICE):
-            await asyncio.sleep(STORE_PAUSE_S)
+        that drawing every time. Paced over at most half the interval, a round is history
+        within a second or so and the drawing runs mostly alone."""
+        slices = range(0, len(samples), STORE_SLICE)
+        pause = min(STORE_PAUSE_S, self.interval_spin.value() / 2 / max(1, len(slices)))
+        for start in slices:
+            await asyncio.sleep(pause)
             await asyncio.to_thread(store.add, samples[start : start + STORE_SLICE])
 
     async def _summarize(self, snapshot: Snapshot) -> RoundSummary:
