@@ -180,8 +180,8 @@ COORDINATOR_STARTING_ERRORS = (
     kafka_errors.CoordinatorNotAvailableError,
     kafka_errors.CoordinatorLoadInProgressError,
 )
-# How long read() waits for a coordinator to come up: rounds of 0.5 s.
-_COORDINATOR_WAIT_ROUNDS = 20
+# How long read() waits for a coordinator to come up, or for a commit to complete.
+_SETTLE_WAIT_S = 10.0
 # How long a committed review state may take to show in the group's offsets: the
 # transaction's markers are written after the commit returns.
 _VISIBLE_WAIT_S = 5.0
@@ -252,21 +252,30 @@ class ReviewLedger:
     async def _commits(
         self, topic: str, partitions: Sequence[int], *, stable: bool
     ) -> dict[int, tuple[int, str]]:
-        """The review group's commits, asked again every 0.5 s for up to 10 s while its
-        coordinator is loading (right after a broker (re)start) or, with `stable`, while a
-        transaction committing them is completing (a resumed replay would otherwise read the
-        state from before the interrupted replay's last transaction and write it back)."""
-        for _ in range(_COORDINATOR_WAIT_ROUNDS):
+        """The review group's commits, asked again for up to 10 s while its coordinator is
+        loading (right after a broker (re)start) or, with `stable`, while a transaction
+        committing them is completing (a resumed replay would otherwise read the state from
+        before the interrupted replay's last transaction and write it back).
+
+        The first waits are short: the usual unstable answer is this ledger's own previous
+        transaction, whose markers follow its commit by a few milliseconds.
+        """
+        deadline = time.monotonic() + _SETTLE_WAIT_S
+        pause = 0.01
+        while True:
             try:
                 commits = await self._ask(topic, partitions, stable=stable)
             except COORDINATOR_STARTING_ERRORS:
                 commits = None
             if commits is not None:
                 return commits
-            await asyncio.sleep(0.5)
-        raise kafka_errors.CoordinatorLoadInProgressError(
-            f"the offsets of group {review_group(topic)} did not settle within 10 s"
-        )
+            if time.monotonic() + pause > deadline:
+                raise kafka_errors.CoordinatorLoadInProgressError(
+                    f"the offsets of group {review_group(topic)} did not settle within "
+                    f"{_SETTLE_WAIT_S:g} s"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     async def _ask(
         self, topic: str, partitions: Sequence[int], *, stable: bool
