@@ -551,6 +551,13 @@ class MonitorView(QWidget, TaskOwner):
         if self.sampler is None:  # closed meanwhile
             return
         self._apply(summary)
+        for update_charts in (self._update_lag_chart, self._update_dlq_charts):
+            # Each chart in a turn of its own, after the table's: a round's table, first
+            # curves and their paints in one turn held the window 60-70 ms.
+            await asyncio.sleep(0)
+            if self.sampler is None:
+                return
+            update_charts()
         events = self.evaluator.evaluate(summary.snapshot)
         self._update_marks()
         if events:
@@ -585,7 +592,8 @@ class MonitorView(QWidget, TaskOwner):
         return summary.result()
 
     def _apply(self, summary: RoundSummary) -> None:
-        """Observe one round: buffers, latest values, health, reachability."""
+        """Observe one round: buffers, latest values, health, reachability. The charts show
+        the new series on their own turns (`_on_sampler_snapshot`)."""
         self.snapshots_seen += 1
         snapshot = summary.snapshot
         name = snapshot.connection
@@ -599,7 +607,6 @@ class MonitorView(QWidget, TaskOwner):
             if summary.drilled is not None and summary.drilled == self._selected_group:
                 self._apply_partitions(summary.drilled, snapshot.at, summary.partitions)
         self._update_groups_table()
-        self._update_shown()
         self._update_unreachable()
 
     def _apply_samples(self, snapshot: Snapshot) -> None:
@@ -633,6 +640,14 @@ class MonitorView(QWidget, TaskOwner):
             parts.setdefault(key)
 
     def _update_shown(self) -> None:
+        self._update_lag_chart()
+        self._update_dlq_charts()
+
+    def _update_dlq_charts(self) -> None:
+        self.dlq_chart.show_keys(self._dlqs)
+        self.inflow_chart.show_keys(self._inflows)
+
+    def _update_lag_chart(self) -> None:
         if self._selected_group is not None:
             keys = sorted(
                 list(self._partitions.get(self._selected_group, {})),
@@ -647,8 +662,6 @@ class MonitorView(QWidget, TaskOwner):
                 title += f": the {len(charted)} of {len(self._groups)} groups with the most lag"
         self.lag_chart.set_title(title)
         self.lag_chart.show_keys(keys)
-        self.dlq_chart.show_keys(self._dlqs)
-        self.inflow_chart.show_keys(self._inflows)
 
     def charted_groups(self) -> list[tuple[str, str]]:
         """The groups drawn: all, or the `chart_groups` with the most lag now, in list order."""

@@ -378,7 +378,8 @@ class StallStacks:
 class Instruments:
     rounds: Timings = field(default_factory=Timings)  # the sampler's loop: query + snapshot
     snapshots: Timings = field(default_factory=Timings)  # the Monitor's handling, all of it
-    applies: Timings = field(default_factory=Timings)  # ... of which on the UI thread
+    # ... of which on the UI thread, in three turns: the table, the lag chart, the DLQ charts
+    applies: Timings = field(default_factory=Timings)
     store: Timings = field(default_factory=Timings)  # ... of which in the store's thread
     redraws: Timings = field(default_factory=Timings)  # chart timer ticks that called setData
     paints: Timings = field(default_factory=Timings)  # chart paints
@@ -390,7 +391,8 @@ class Instruments:
         (before the window exists: Qt keeps the bound methods it was given)."""
         time_async(sampling._Worker, "_round", self.rounds)
         time_async(MonitorView, "_on_sampler_snapshot", self.snapshots)
-        time_sync(MonitorView, "_apply", self.applies)
+        for turn in ("_apply", "_update_lag_chart", "_update_dlq_charts"):
+            time_sync(MonitorView, turn, self.applies)
         time_sync(MetricsStore, "add", self.store, cpu_clock=time.thread_time)
         time_sync(LagChartWidget, "_on_timer_timeout", self.redraws, lambda c: c.redraws)
         time_sync(pg.PlotWidget, "paintEvent", self.paints)
@@ -603,7 +605,7 @@ def report(
             "",
             "",
         ),
-        Row("snapshot applied to the view (UI thread)", spread(t.applies.wall), "", ""),
+        Row("snapshot applied to the view (UI thread), per turn", spread(t.applies.wall), "", ""),
         Row("samples written to the history (its thread)", spread(t.store.wall), "", ""),
         Row(
             "chart redraw, per timer tick that redrew",
