@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import traceback
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -274,6 +275,19 @@ def time_sync(
     setattr(owner, name, timed)
 
 
+def print_grown_memory(snapshot: tracemalloc.Snapshot, top: int = 12) -> None:
+    """`--trace-memory`: what was allocated after minute 1 and is still alive, by where."""
+    stats = snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    grouped = stats.statistics("traceback")
+    total = sum(stat.size for stat in grouped)
+    print(f"Alive at the end, allocated after minute 1: {total / 2**20:.1f} MB in Python objects")
+    for stat in grouped[:top]:
+        frames = " < ".join(
+            f"{Path(frame.filename).name}:{frame.lineno}" for frame in reversed(stat.traceback[-4:])
+        )
+        print(f"  {stat.size / 2**10:8.0f} KiB in {stat.count:7,} blocks: {frames}")
+
+
 class MinuteStallMonitor(StallMonitor):
     """The heartbeat of the other benchmark, with the worst stall kept per minute."""
 
@@ -481,12 +495,17 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
     for minute in range(1, int(args.duration // 60) + 1):
         await asyncio.sleep(started + 60 * minute - time.perf_counter())
         rss.append(process.memory_info().rss / 2**20)
+        if minute == 1 and args.trace_memory:
+            tracemalloc.start(8)
         if 60 * minute < args.duration - 1:  # a minute follows
             stalls.new_minute()
         rounds = len(timings.rounds.wall)
         print(f"  minute {minute}: RSS {rss[-1]:.0f} MB, {rounds} rounds so far", flush=True)
     await asyncio.sleep(max(0.0, started + args.duration - time.perf_counter()))
     stalls.stop()
+    if tracemalloc.is_tracing():
+        print_grown_memory(tracemalloc.take_snapshot())
+        tracemalloc.stop()
     if stacks is not None:
         stacks.stop()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_start
@@ -687,6 +706,11 @@ def main() -> None:
         "--stall-stacks",
         action="store_true",
         help="sample the UI thread's stack during stalls and print where it was",
+    )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="trace allocations from minute 1 on; print where what is still alive was made",
     )
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the UI thread (the window) here"
