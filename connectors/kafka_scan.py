@@ -82,9 +82,12 @@ class KafkaBulkScan:
         self._thread: threading.Thread | None = None
         self._ended: asyncio.Future[None] | None = None
         self._done = False
+        self._held: ScanChunk | None = None  # an error chunk read behind good ones
 
     async def next_chunk(self, *, timeout: float) -> ScanChunk:
-        """The next chunk, noted in the browser; raises the worker's error, with its hint.
+        """The next chunk, with the chunks already read behind it merged in (up to about a
+        page of matches): a window that takes a page per turn of its loop falls behind
+        the reader otherwise. Raises the worker's error, with its hint.
 
         After an error the worker has ended; the next call starts a new one from where the
         browser has read to (Load more is the retry).
@@ -95,20 +98,38 @@ class KafkaBulkScan:
             await self._start(timeout)
             if self._done:
                 return ScanChunk(done=True)
-        try:
-            chunk = await asyncio.wait_for(self._chunks.get(), timeout)
-        except TimeoutError:
-            raise OperationTimeout(
-                f"Kafka at {self.browser.connector.bootstrap_servers} sent nothing from "
-                f"{self.browser.topic} within {timeout:g} s."
-            ) from None
-        self._room.release()
-        self._note_read(chunk)
+        chunk, self._held = self._held, None
+        if chunk is None:
+            try:
+                chunk = await asyncio.wait_for(self._chunks.get(), timeout)
+            except TimeoutError:
+                raise OperationTimeout(
+                    f"Kafka at {self.browser.connector.bootstrap_servers} sent nothing from "
+                    f"{self.browser.topic} within {timeout:g} s."
+                ) from None
+            self._taken(chunk)
+        page = max(1, self.browser.page_size)
+        while chunk.error is None and not chunk.done and len(chunk.matches) < page:
+            try:
+                more = self._chunks.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self._taken(more)
+            if more.error is not None:
+                self._held = more  # what came before it is handed over first
+                break
+            chunk.matches += more.matches
+            chunk.scanned += more.scanned
+            chunk.done = more.done
         if chunk.error is not None:
             self._thread = None
             raise chunk.error
         self._done = chunk.done
         return chunk
+
+    def _taken(self, chunk: ScanChunk) -> None:
+        self._room.release()
+        self._note_read(chunk)
 
     async def close(self) -> None:
         """Stops the worker and waits until its consumer is closed; idempotent."""
@@ -187,6 +208,7 @@ class _Reader:
         matcher = scan.matcher
         self.prefilter = matcher.prefilter
         self.needs_facts = matcher.needs_dead_letter
+        self.body_only = matcher.reads_body_only
         self.page = max(1, self.browser.page_size)
         self.chunk_size = max(self.page, CHUNK_RECORDS)
 
@@ -244,7 +266,46 @@ class _Reader:
         )
 
     def _take(self, consumer: Consumer, messages: list, chunk: ScanChunk, left: set[int]) -> None:
-        """Scans one batch into `chunk`. The hot loop: a million turns, so locals on purpose."""
+        """Scans one batch into `chunk`: a stretch of records of one partition at a time,
+        each stretch with list-at-once steps; record by record where a stretch is not
+        plain (an error or end-of-partition event, or a gap in its offsets)."""
+        if any(record.error() is not None for record in messages):
+            self._take_each(consumer, messages, chunk, left)
+            return
+        partitions = [record.partition() for record in messages]
+        starts = [0, *(i for i in range(1, len(messages)) if partitions[i] != partitions[i - 1])]
+        for start, end in zip(starts, [*starts[1:], len(messages)], strict=True):
+            self._take_stretch(consumer, messages[start:end], partitions[start], chunk, left)
+
+    def _take_stretch(
+        self, consumer: Consumer, records: list, partition: int, chunk: ScanChunk, left: set[int]
+    ) -> None:
+        """Records of one partition, in offset order, none of them an error."""
+        if partition not in left:
+            return  # read ahead past its stop before the pause took hold
+        first, last = records[0].offset(), records[-1].offset()
+        stop = self.stops[partition]
+        if last >= stop or last - first != len(records) - 1:  # its end, or a gap: rare
+            self._take_each(consumer, records, chunk, left)
+            return
+        spans = chunk.runs.setdefault(partition, [])
+        if spans and spans[-1][1] + 1 == first:
+            spans[-1][1] = last
+        else:
+            spans.append([first, last])
+        chunk.scanned += len(records)
+        values = [record.value() or b"" for record in records]
+        prefilter = self.prefilter
+        wanted = range(len(records)) if prefilter is None else prefilter.candidates(values)
+        for index in wanted:
+            self._match(records[index], values[index], chunk)
+        if last + 1 >= stop:
+            self._finish(consumer, chunk, left, partition)
+
+    def _take_each(
+        self, consumer: Consumer, messages: list, chunk: ScanChunk, left: set[int]
+    ) -> None:
+        """Scans records one by one: end-of-partition events, stops and gaps."""
         stops, prefilter, runs = self.stops, self.prefilter, chunk.runs
         scanned = 0
         for record in messages:
@@ -276,6 +337,12 @@ class _Reader:
         chunk.scanned += scanned
 
     def _match(self, record: object, value: bytes, chunk: ScanChunk) -> None:
+        if self.body_only:
+            # An expression alone: judged on the body, and only a match becomes a Message
+            # (headers and dead-letter facts cost ~50 us a record, most of a scan's matching).
+            if self.scan.matcher.body_test(value):
+                chunk.matches.append(self.browser.message_from(_consumer_record(record, value)))
+            return
         converted = _consumer_record(record, value)
         message = self.browser.message_from(converted, with_facts=self.needs_facts)
         if self.scan.matcher(message):
@@ -314,6 +381,10 @@ class _Reader:
             # What the browser shows: aiokafka's default, not librdkafka's read_committed.
             "isolation.level": "read_uncommitted",
             "fetch.wait.max.ms": 100,
+            # librdkafka waits this long before fetching again once its queue has been
+            # full (1 s by default): a scan drains the queue in a moment and then sat idle.
+            # At 0 the read of 1,000,000 records took 3.3 s here instead of 6.5 s.
+            "fetch.queue.backoff.ms": 0,
             "error_cb": self._on_error,
             # Its log lines (broker down, retrying) go to logging, not to stderr.
             "logger": _LOG,

@@ -86,6 +86,48 @@ def test_the_prefilter_never_drops_a_match_of_random_documents(expression: str) 
     assert checked > 0
 
 
+def test_a_batch_of_bodies_gets_the_same_answers_as_one_body_at_a_time() -> None:
+    prefilter = body_prefilter(_EXPRESSION)
+    assert prefilter is not None
+    rng = random.Random(7)
+    pool = [body for _key, body, _matches in _TRICKY] + [
+        b"",  # a tombstone
+        b'{\n  "status": "r\xc3\xa9jected"\n}',  # pretty-printed: newlines of its own
+        b'{"note":"ends with r\xc3\xa9j"}',  # with the next body's start: not a needle
+        b'ected"}',
+        b"[1, 2]",
+        b'{"status":"failed"}',
+    ]
+    for size in (0, 1, 2, 5, 50, 500):
+        for _ in range(20):
+            bodies = [rng.choice(pool) for _ in range(size)]
+            one_by_one = [i for i, body in enumerate(bodies) if prefilter(body)]
+            assert prefilter.candidates(bodies) == one_by_one, bodies
+    plain = [b'{"status":"failed"}'] * 99 + ['{"status":"réjected"}'.encode()]
+    assert prefilter.candidates(plain) == [99]  # and it does skip the rest
+
+
+@pytest.mark.parametrize(
+    ("query", "body_only"),
+    [
+        (SearchQuery(expression=_EXPRESSION), True),
+        (SearchQuery(expression="amount > `10`"), True),
+        (SearchQuery(expression=_EXPRESSION, text="x"), False),
+        (SearchQuery(text="réjected"), False),
+    ],
+)
+def test_a_query_on_the_body_alone_is_judged_from_the_body(
+    query: SearchQuery, body_only: bool
+) -> None:
+    matcher = compile_query(query)
+    assert matcher.reads_body_only is body_only
+    if not body_only:
+        return
+    for key, body, _matches in _TRICKY:
+        message = Message(endpoint="t", id=key, body=body, headers=(("x", b"y"),))
+        assert matcher.body_test(body) is matcher(message), key
+
+
 async def _produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1)
     await producer.start()
