@@ -189,11 +189,14 @@ async def measure_window(count: int) -> WindowFigures:
     from eventdesk.connectors.model import BrokerKind
     from eventdesk.connectors.profiles import ConnectionProfile
     from eventdesk.gui.connection_tree_model import ConnectionState
+    from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector
     from eventdesk.gui.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
 
     from .bench_kafka_dlq_open import StallMonitor, wait_until
 
+    collector = GuiThreadGarbageCollector()  # as the app runs: collections on the UI thread
+    collector.start()
     profile = ConnectionProfile(CONNECTION, BrokerKind.KAFKA, {"bootstrap_servers": BOOTSTRAP})
     window = MainWindow([profile])
     window.show()
@@ -232,6 +235,7 @@ async def measure_window(count: int) -> WindowFigures:
         )
     window.close()
     await window.wait_closed()
+    collector.stop()
     return WindowFigures(elapsed, monitor.worst_ms, matched)
 
 
