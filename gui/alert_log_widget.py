@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from eventdesk.connectors.alerts import EventKind, TimelineEvent
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QVBoxLayout, QWidget
 
 from .table_model import ReadOnlyTableModel
+from .table_view import TableView
 
 MAX_ROWS = 1000
 SEVERITY_COLORS = {"info": "#2e7d32", "warning": "#e0a800", "critical": "#d32f2f"}
@@ -74,7 +75,7 @@ class AlertLogWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = AlertLogModel(self)
-        self.table = QTableView(self)
+        self.table = TableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from .actions import make_action
 from .message_table_model import MessageTableModel
 from .table_model import ReadOnlyTableModel
+from .table_view import TableView
 
 # Rows grouped per turn of the event loop: at most about 20 ms when every text differs.
 ROWS_PER_TURN = 500
@@ -86,7 +86,7 @@ class FailureGroupsWidget(QWidget):
 
         self.summary_label = QLabel(self)
         self.summary_label.setEnabled(False)
-        self.view = QTableView(self)
+        self.view = TableView(self)
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

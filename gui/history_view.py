@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from .table_model import ReadOnlyTableModel
+from .table_view import TableView
 
 HISTORY_LIMIT = 500
 _STATUS_COLOURS = {
@@ -286,7 +287,7 @@ def _summary(record: ActionRecord) -> str:
 
 
 def _table(model: QAbstractTableModel, parent: QWidget) -> QTableView:
-    table = QTableView(parent)
+    table = TableView(parent)
     table.setModel(model)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QSplitter,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from .icons import action_icon
 from .message_table_model import Column, MessageTableModel
 from .operations import AsyncOp, TaskOwner
 from .search_bar import SearchBarWidget, search_summary
+from .table_view import TableView
 
 # Opens a fresh browser over the shown endpoint, with this page size.
 BrowseFactory = Callable[[int], Browser]
@@ -126,7 +126,7 @@ class MessageBrowserWidget(QWidget, TaskOwner):
         self.error_label.setStyleSheet(_ERROR_STYLE)
         self.error_label.hide()
 
-        self.table = QTableView(self)
+        self.table = TableView(self)
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

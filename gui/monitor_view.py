@@ -51,7 +51,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -67,6 +66,7 @@ from .lag_chart_widget import LagChartWidget
 from .operations import AsyncOp, TaskOwner, report_failure
 from .sparkline_delegate import SPARKLINE_ROLE, SparklineDelegate
 from .table_model import ReadOnlyTableModel
+from .table_view import TableView
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class MonitorView(QWidget, TaskOwner):
         self.alert_log = AlertLogWidget(self)
 
         self.series_model = SeriesTableModel(self)
-        self.series_table = QTableView(self)
+        self.series_table = TableView(self)
         self.series_table.setModel(self.series_model)
         self.series_table.verticalHeader().hide()
         self.series_table.verticalHeader().setDefaultSectionSize(20)
