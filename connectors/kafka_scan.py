@@ -288,11 +288,7 @@ class _Reader:
         if last >= stop or last - first != len(records) - 1:  # its end, or a gap: rare
             self._take_each(consumer, records, chunk, left)
             return
-        spans = chunk.runs.setdefault(partition, [])
-        if spans and spans[-1][1] + 1 == first:
-            spans[-1][1] = last
-        else:
-            spans.append([first, last])
+        _note_run(chunk.runs, partition, first, last)
         chunk.scanned += len(records)
         values = [record.value() or b"" for record in records]
         prefilter = self.prefilter
@@ -324,11 +320,7 @@ class _Reader:
                 self._finish(consumer, chunk, left, partition)
                 continue
             scanned += 1
-            spans = runs.get(partition)
-            if spans and spans[-1][1] + 1 == offset:
-                spans[-1][1] = offset
-            else:
-                runs.setdefault(partition, []).append([offset, offset])
+            _note_run(runs, partition, offset, offset)
             value = record.value() or b""
             if prefilter is None or prefilter(value):
                 self._match(record, value, chunk)
@@ -391,6 +383,15 @@ class _Reader:
         }
         settings.update(_security_settings(connector.security))
         return settings
+
+
+def _note_run(runs: dict[int, list[list[int]]], partition: int, first: int, last: int) -> None:
+    """Records `first`..`last` of `partition` were read: extends the last run or starts one."""
+    spans = runs.setdefault(partition, [])
+    if spans and spans[-1][1] + 1 == first:
+        spans[-1][1] = last
+    else:
+        spans.append([first, last])
 
 
 def _security_settings(security: KafkaSecurity) -> dict[str, object]:
