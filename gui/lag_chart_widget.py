@@ -28,6 +28,9 @@ STALE_COLOR = "#9e9e9e"
 # pyqtgraph's default: points further off screen than this many view heights are clamped
 # (Qt fails to paint huge coordinates when zoomed in far).
 _RANGE_LIMIT = 1e6
+# Legend names longer than this are shortened in the middle; the entry's tooltip and the
+# crosshair line under the chart give them whole.
+LEGEND_CHARS = 48
 
 
 class SeriesBuffer:
@@ -88,6 +91,16 @@ class SeriesBuffer:
 
     def last(self) -> float | None:
         return float(self._y[self._n - 1]) if self._n else None
+
+
+def elide_middle(text: str, limit: int = LEGEND_CHARS) -> str:
+    """`text` at most `limit` characters long, shortened in the middle: the start names the
+    group or topic, the end its connection or partition."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 3  # "(connection)" or a partition suffix
+    head = limit - tail - 1
+    return f"{text[:head]}…{text[-tail:]}"
 
 
 _PenSpec = tuple[str, bool]  # (colour, dashed: its broker is unreachable)
@@ -152,7 +165,13 @@ class LagChartWidget(QWidget):
         self.plot.setClipToView(True)
         # auto: decimate each curve to about the plot's pixel width (min/max per pixel).
         self.plot.setDownsampling(auto=True, mode="peak")
-        self.plot.addLegend(offset=(10, 10), labelTextColor="#333", brush=(255, 255, 255, 200))
+        # The legend has a column of its own right of the plot: drawn over it, ten groups'
+        # names hid half the curves.
+        self.legend = pg.LegendItem(
+            labelTextColor="#333", brush=(255, 255, 255, 0), frame=False, verSpacing=-6
+        )
+        self.plot.layout.addItem(self.legend, 2, 3)
+        self.plot.legend = self.legend  # where PlotItem.addItem puts each named curve
         self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
         # Until the first samples: the window's times, not "00.100 … 00.900" (epoch 0).
         now = time.time()
@@ -263,14 +282,18 @@ class LagChartWidget(QWidget):
         for key in missing[:_CURVES_PER_TURN]:
             spec = self._pen_spec(key, self._shown.index(key))
             self._pens[key] = spec
-            self._curves[key] = self.plot.plot(
-                name=self._label(key),
+            name = self._label(key)
+            curve = self._curves[key] = self.plot.plot(
+                name=elide_middle(name),
                 pen=_pen(spec),
                 dynamicRangeLimit=self._range_limit(),
                 # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
                 autoDownsampleFactor=1.0,
                 skipFiniteCheck=True,  # samples are counts and rates, never NaN
             )
+            label = self.legend.getLabel(curve)
+            if label is not None:
+                label.setToolTip(name)
         return len(missing[:_CURVES_PER_TURN])
 
     def set_title(self, title: str) -> None:

@@ -17,10 +17,12 @@ from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
 from eventdesk.gui.lag_chart_widget import (
+    LEGEND_CHARS,
     REDRAW_MS,
     STALE_COLOR,
     LagChartWidget,
     SeriesBuffer,
+    elide_middle,
 )
 from eventdesk.gui.monitor_view import group_key, summarize_round
 from PySide6.QtCore import Qt
@@ -115,6 +117,30 @@ def test_a_hidden_chart_does_not_redraw_and_draws_at_most_its_pixels(qtbot):
     assert chart.curve("a") is curve and chart.curve("b") is not None
     chart.show_keys(["b"])
     assert chart.curve("a") is None and curve not in chart.plot.listDataItems()
+
+
+def test_ten_groups_legend_sits_beside_the_plot_with_long_names_shortened(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.resize(900, 380)
+    long_name = "com.example.fulfilment.consumer-group-for-eu-west-1 (Production Kafka)"
+    keys = [f"settlement-{i} (Local Kafka)" for i in range(9)] + [long_name]
+    now = time.time()
+    for i, key in enumerate(keys):
+        chart.extend(key, now - 60 + np.arange(30) * 2.0, np.full(30, 100.0 * (i + 1)))
+    chart.show()
+    qtbot.waitUntil(lambda: (chart.show_keys(keys), len(chart.legend.items) == 10)[1], timeout=5000)
+    qtbot.wait(2 * REDRAW_MS)
+
+    legend = chart.legend.sceneBoundingRect()
+    plot_area = chart.plot.getViewBox().sceneBoundingRect()
+    assert legend.width() > 0 and plot_area.width() > 300
+    assert legend.left() >= plot_area.right() - 1  # beside the curves, not over them
+    labels = {label.text: label.toolTip() for _sample, label in chart.legend.items}
+    shortened = elide_middle(long_name)
+    assert len(shortened) == LEGEND_CHARS and shortened.endswith("Kafka)")
+    assert labels[shortened] == long_name
+    assert labels["settlement-3 (Local Kafka)"] == "settlement-3 (Local Kafka)"
 
 
 def test_charts_dirtied_together_redraw_on_separate_turns(qtbot):
