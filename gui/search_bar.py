@@ -5,6 +5,7 @@ It only collects a SearchQuery and shows how the scan goes; MessageBrowserWidget
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from eventdesk.connectors.errors import EventdeskError
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 _ERROR_STYLE = "QLabel { color: #8e1c1c; }"
 _ANY = "Any"
+_FILTERS_TIP = "Header, JMESPath, time, failure group and validity filters"
 
 
 class SearchBarWidget(QWidget):
@@ -46,7 +48,7 @@ class SearchBarWidget(QWidget):
         self.filters_button = QToolButton(self)
         self.filters_button.setText("Filters")
         self.filters_button.setCheckable(True)
-        self.filters_button.setToolTip("Header, JMESPath, time, failure group and validity filters")
+        self.filters_button.setToolTip(_FILTERS_TIP)
         self.search_button = QPushButton("Search", self)
         self.search_button.clicked.connect(self.submit)
         self.clear_button = QPushButton("Clear", self)
@@ -56,6 +58,7 @@ class SearchBarWidget(QWidget):
         self.builder = self._build_builder()
         self.builder.hide()
         self.filters_button.toggled.connect(self.builder.setVisible)
+        self._watch_builder()
 
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setMaximumHeight(14)
@@ -152,6 +155,34 @@ class SearchBarWidget(QWidget):
         for line in (self.header_name_edit, self.header_value_edit, self.expression_edit):
             line.returnPressed.connect(self.submit)
         return builder
+
+    def _watch_builder(self) -> None:
+        """Keep the Filters button saying how many filters are set: with the builder
+        folded away, it is all that shows a search is narrowed by them."""
+        for line in (self.header_name_edit, self.header_value_edit, self.expression_edit):
+            line.textChanged.connect(self._show_filter_count)
+        for check in (self.since_check, self.until_check):
+            check.toggled.connect(self._show_filter_count)
+        for edit in (self.since_edit, self.until_edit):
+            edit.dateTimeChanged.connect(self._show_filter_count)
+        for combo in (self.group_combo, self.validity_combo):
+            combo.currentIndexChanged.connect(self._show_filter_count)
+        self._show_filter_count()
+
+    def _show_filter_count(self) -> None:
+        builder_only = dataclasses.replace(self.query(), text="")
+        count = (
+            len(builder_only.headers)
+            + bool(builder_only.expression)
+            + (builder_only.since is not None or builder_only.until is not None)
+            + (builder_only.failure_group is not None)
+            + (builder_only.validity is not None)
+        )
+        self.filters_button.setText(f"Filters ({count})" if count else "Filters")
+        font = self.filters_button.font()
+        font.setBold(bool(count))
+        self.filters_button.setFont(font)
+        self.filters_button.setToolTip(f"Set: {builder_only.describe()}" if count else _FILTERS_TIP)
 
     # -- the query ------------------------------------------------------------------
 

@@ -331,3 +331,32 @@ def test_validity_and_time_filters_use_the_mapped_schema_and_say_when_nothing_ma
     assert model.loaded_count == 0
     assert bar.status_label.text() == "0 matches in 24 messages"
     assert "is empty" not in window.detail.empty.text()
+
+
+def test_the_filters_button_counts_what_the_folded_builder_has_set(qtbot):
+    from eventdesk.gui.search_bar import SearchBarWidget
+
+    bar = SearchBarWidget()
+    qtbot.addWidget(bar)
+    assert bar.filters_button.text() == "Filters"
+    assert not bar.filters_button.font().bold()
+
+    bar.filters_button.setChecked(True)
+    bar.header_name_edit.setText("x-tenant")
+    bar.header_value_edit.setText("gold")
+    bar.expression_edit.setText("amount > `100`")
+    bar.validity_combo.setCurrentIndex(bar.validity_combo.findData(Validity.INVALID))
+    bar.filters_button.setChecked(False)  # folded away: the button still tells
+    assert not bar.builder.isVisible()
+    assert bar.filters_button.text() == "Filters (3)"
+    assert bar.filters_button.font().bold()
+    tip = bar.filters_button.toolTip()
+    assert "header x-tenant = gold" in tip and "JMESPath amount > `100`" in tip
+    assert "invalid" in tip
+
+    bar.text_edit.setText("timeout")  # the text box shows itself: not counted
+    assert bar.filters_button.text() == "Filters (3)"
+    with qtbot.waitSignal(bar.clear_requested):
+        bar.clear()
+    assert bar.filters_button.text() == "Filters"
+    assert not bar.filters_button.font().bold()
