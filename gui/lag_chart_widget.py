@@ -14,7 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QPen, QShowEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .chart_legend import ChartLegend
 
 REDRAW_MS = 50
 # Charts shown together (the Monitor's first show) paint their first frame this far apart.
@@ -28,9 +30,6 @@ STALE_COLOR = "#9e9e9e"
 # pyqtgraph's default: points further off screen than this many view heights are clamped
 # (Qt fails to paint huge coordinates when zoomed in far).
 _RANGE_LIMIT = 1e6
-# Legend names longer than this are shortened in the middle; the entry's tooltip and the
-# crosshair line under the chart give them whole.
-LEGEND_CHARS = 48
 
 
 class SeriesBuffer:
@@ -91,16 +90,6 @@ class SeriesBuffer:
 
     def last(self) -> float | None:
         return float(self._y[self._n - 1]) if self._n else None
-
-
-def elide_middle(text: str, limit: int = LEGEND_CHARS) -> str:
-    """`text` at most `limit` characters long, shortened in the middle: the start names the
-    group or topic, the end its connection or partition."""
-    if len(text) <= limit:
-        return text
-    tail = limit // 3  # "(connection)" or a partition suffix
-    head = limit - tail - 1
-    return f"{text[:head]}…{text[-tail:]}"
 
 
 _PenSpec = tuple[str, bool]  # (colour, dashed: its broker is unreachable)
@@ -165,13 +154,6 @@ class LagChartWidget(QWidget):
         self.plot.setClipToView(True)
         # auto: decimate each curve to about the plot's pixel width (min/max per pixel).
         self.plot.setDownsampling(auto=True, mode="peak")
-        # The legend has a column of its own right of the plot: drawn over it, ten groups'
-        # names hid half the curves.
-        self.legend = pg.LegendItem(
-            labelTextColor="#333", brush=(255, 255, 255, 0), frame=False, verSpacing=-6
-        )
-        self.plot.layout.addItem(self.legend, 2, 3)
-        self.plot.legend = self.legend  # where PlotItem.addItem puts each named curve
         self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
         # Until the first samples: the window's times, not "00.100 … 00.900" (epoch 0).
         now = time.time()
@@ -192,10 +174,17 @@ class LagChartWidget(QWidget):
         self.crosshair_label.setTextFormat(Qt.TextFormat.RichText)
         self.plot_widget.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
+        self.legend = ChartLegend(self)  # beside the plot, not over it
+
+        chart_row = QHBoxLayout()
+        chart_row.setContentsMargins(0, 0, 0, 0)
+        chart_row.setSpacing(4)
+        chart_row.addWidget(self.plot_widget, 1)
+        chart_row.addWidget(self.legend)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.plot_widget, 1)
+        layout.addLayout(chart_row, 1)
         layout.addWidget(self.crosshair_label)
 
         self._timer = QTimer(self)
@@ -269,6 +258,7 @@ class LagChartWidget(QWidget):
             self._pens.pop(key, None)
             self.plot.removeItem(item)
         self._restyle()  # kept curves may have moved in the order (their colour)
+        self._update_legend()
         if self._add_curves():
             # New curves repaint the chart: that is this turn's redraw for all charts.
             LagChartWidget._last_redraw_at = time.monotonic()
@@ -282,19 +272,17 @@ class LagChartWidget(QWidget):
         for key in missing[:_CURVES_PER_TURN]:
             spec = self._pen_spec(key, self._shown.index(key))
             self._pens[key] = spec
-            name = self._label(key)
-            curve = self._curves[key] = self.plot.plot(
-                name=elide_middle(name),
+            self._curves[key] = self.plot.plot(
                 pen=_pen(spec),
                 dynamicRangeLimit=self._range_limit(),
                 # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
                 autoDownsampleFactor=1.0,
                 skipFiniteCheck=True,  # samples are counts and rates, never NaN
             )
-            label = self.legend.getLabel(curve)
-            if label is not None:
-                label.setToolTip(name)
-        return len(missing[:_CURVES_PER_TURN])
+        made = len(missing[:_CURVES_PER_TURN])
+        if made:
+            self._update_legend()
+        return made
 
     def set_title(self, title: str) -> None:
         if title != self.title:
@@ -341,6 +329,13 @@ class LagChartWidget(QWidget):
             if item is not None and self._pens.get(key) != spec:
                 self._pens[key] = spec
                 item.setPen(_pen(spec))
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        """An entry per drawn curve, in the shown order, in its pen's colour and style."""
+        self.legend.set_entries(
+            [(self._label(key), *self._pens[key]) for key in self._shown if key in self._curves]
+        )
 
     # -- drawing ---------------------------------------------------------------------
 

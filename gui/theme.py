@@ -31,12 +31,11 @@ class ChartColours:
     background: str
     text: str
     axis: str
-    legend_background: tuple[int, int, int, int]
 
 
 CHART_COLOURS = {
-    Theme.LIGHT: ChartColours("#ffffff", "#333333", "#666666", (255, 255, 255, 200)),
-    Theme.DARK: ChartColours("#1e1f22", "#dddddd", "#9a9a9a", (30, 31, 34, 210)),
+    Theme.LIGHT: ChartColours("#ffffff", "#333333", "#666666"),
+    Theme.DARK: ChartColours("#1e1f22", "#dddddd", "#9a9a9a"),
 }
 
 # (role, colour) pairs; Disabled entries make greyed-out text readable on dark windows.
@@ -119,7 +118,8 @@ def is_dark(widget_palette: QPalette) -> bool:
 
 
 def style_chart(plot_widget: pg.PlotWidget, theme: Theme) -> None:
-    """Background, title, axes and legend of one pyqtgraph plot, readable in `theme`."""
+    """Background, title and axes of one pyqtgraph plot, readable in `theme` (the legend
+    beside it is a Qt list, which the palette colours)."""
     colours = CHART_COLOURS[theme]
     plot_widget.setBackground(colours.background)
     plot = plot_widget.getPlotItem()
@@ -130,12 +130,6 @@ def style_chart(plot_widget: pg.PlotWidget, theme: Theme) -> None:
         axis = plot.getAxis(name)
         axis.setPen(colours.axis)
         axis.setTextPen(colours.text)
-    legend = plot.legend
-    if legend is not None:
-        legend.setLabelTextColor(colours.text)  # for entries added later
-        legend.setBrush(colours.legend_background)
-        for _sample, label in legend.items:  # setLabelTextColor does not redraw these
-            label.setText(label.text, color=colours.text)
 
 
 class ThemeController(QObject):
