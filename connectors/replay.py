@@ -176,7 +176,7 @@ def header_int(value: HeaderValue) -> int | None:
     """A counter header as a number, whichever broker carried it (int, text or bytes)."""
     if value is None or isinstance(value, bool):
         # None first: most dead letters were never replayed, and int("None") raising
-        # ValueError cost 4 µs a message.
+        # ValueError cost 1.6 µs a message.
         return None
     if isinstance(value, int):
         return value

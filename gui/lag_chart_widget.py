@@ -257,8 +257,7 @@ class LagChartWidget(QWidget):
             item = self._curves.pop(key)
             self._pens.pop(key, None)
             self.plot.removeItem(item)
-        self._restyle()  # kept curves may have moved in the order (their colour)
-        self._update_legend()
+        self._restyle()  # kept curves may have moved in the order (their colour); the legend
         if self._add_curves():
             # New curves repaint the chart: that is this turn's redraw for all charts.
             LagChartWidget._last_redraw_at = time.monotonic()
