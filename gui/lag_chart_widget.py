@@ -257,16 +257,17 @@ class LagChartWidget(QWidget):
             item = self._curves.pop(key)
             self._pens.pop(key, None)
             self.plot.removeItem(item)
-        self._restyle()  # kept curves may have moved in the order (their colour); the legend
+        self._restyle()  # kept curves may have moved (their colour); redoes the legend too
         if self._add_curves():
             # New curves repaint the chart: that is this turn's redraw for all charts.
             LagChartWidget._last_redraw_at = time.monotonic()
         self._dirty = True
 
     def _add_curves(self) -> int:
-        """Curves for shown keys that have none, a few per call: each costs ~10 ms with its
-        legend entry, and ten at once (the first round, the top groups changing) stalled
-        the window; the redraw ticks add the rest. How many it made."""
+        """Curves for shown keys that have none, a few per call; the redraw ticks add the rest.
+        How many it made. With pyqtgraph's legend, ten at once (the first round, the top
+        groups changing) stalled the window ~100 ms; without it, ten take 15-28 ms, so a
+        few per turn still keeps each turn short."""
         missing = [key for key in self._shown if key not in self._curves]
         for key in missing[:_CURVES_PER_TURN]:
             spec = self._pen_spec(key, self._shown.index(key))
