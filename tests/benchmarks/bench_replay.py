@@ -19,6 +19,11 @@ the brokers' JVMs:
 - SQS: a plain boto3 loop, one message at a time: receive, send, delete. "sqs" runs on
   ElasticMQ; "sqs-moto" on moto, with --moto-count messages (moto slows with the queue).
 
+Beside them, the client libraries' own floor (library_floor.py): the bare copy aiokafka,
+confluent-kafka, aio-pika and boto3 make with the same guarantees and
+nothing of Eventdesk's, so a run shows how much of the time is Eventdesk's and how much
+the library's.
+
 After every run the counts are checked (target holds exactly N, DLQ empty or, for
 Kafka, every record marked handled); wrong counts are printed loudly and the script
 exits 1. Everything it creates is deleted at the end. Not part of the pass/fail suite.
@@ -71,6 +76,7 @@ from tests.seed.kafka import create_topic, fill_topic, read_committed
 from tests.seed.rabbitmq import fill_dead_letter_queue
 from tests.seed.sqs import fill_queue
 
+from . import library_floor
 from .report import machine
 
 KAFKA_BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
@@ -124,6 +130,8 @@ class BrokerFigures:
     count: int
     eventdesk: Run | None = None
     reference: Run | None = None
+    # The client libraries' bare copies (library_floor.py), by what made them.
+    floors: dict[str, Run] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -269,6 +277,7 @@ async def delete_topics(names: list[str]) -> None:
 def bench_kafka(count: int, prefix: str, figures: BrokerFigures, profile: bool) -> None:
     dlt, target = f"{prefix}.orders.DLT", f"{prefix}.orders"
     ref_dlt, ref_target = f"{prefix}.ref.orders.DLT", f"{prefix}.ref.orders"
+    made: list[str] = []
     try:
         asyncio.run(fill_kafka(dlt, target, count))
         run = profiled(profile, lambda: eventdesk_replay(kafka_profile(), dlt, target, count))
@@ -279,9 +288,28 @@ def bench_kafka(count: int, prefix: str, figures: BrokerFigures, profile: bool) 
         reference = Run(kcat_pipe(ref_dlt, ref_target))
         reference.checked = asyncio.run(check_kafka(ref_dlt, ref_target, count, eventdesk=False))
         figures.reference = reference
+
+        for name, copy in KAFKA_FLOORS.items():
+            floor_dlt, floor_target = f"{prefix}.{name}.orders.DLT", f"{prefix}.{name}.orders"
+            made.extend([floor_dlt, floor_target])
+            asyncio.run(fill_kafka(floor_dlt, floor_target, count))
+            floor = Run(copy(floor_dlt, floor_target, count))
+            floor.checked = asyncio.run(
+                check_kafka(floor_dlt, floor_target, count, eventdesk=False)
+            ).split(";")[0]
+            figures.floors[f"bare {name} exactly-once copy"] = floor
     finally:
         # The review group's offsets go with the DLT; the empty group then expires.
-        asyncio.run(delete_topics([dlt, target, ref_dlt, ref_target]))
+        asyncio.run(delete_topics([dlt, target, ref_dlt, ref_target, *made]))
+
+
+# The libraries' own floor: the same exactly-once copy with nothing of Eventdesk's.
+KAFKA_FLOORS: dict[str, Callable[[str, str, int], float]] = {
+    "aiokafka": lambda dlt, target, count: asyncio.run(
+        library_floor.aiokafka_copy(KAFKA_BOOTSTRAP, dlt, target, count)
+    ),
+    "confluent-kafka": functools.partial(library_floor.confluent_copy, KAFKA_BOOTSTRAP),
+}
 
 
 # -- RabbitMQ -------------------------------------------------------------------------------
@@ -419,9 +447,18 @@ async def delete_queues(names: list[str]) -> None:
         await connection.close()
 
 
+async def aio_pika_floor(dlq: str, target: str, count: int) -> float:
+    connection = await amqp()
+    try:
+        return await library_floor.aio_pika_copy(connection, dlq, target, count)
+    finally:
+        await connection.close()
+
+
 def bench_rabbitmq(count: int, prefix: str, figures: BrokerFigures, profile: bool) -> None:
     dlq, target = f"{prefix}.dlq", f"{prefix}.target"
     ref_dlq, ref_target = f"{prefix}.ref.dlq", f"{prefix}.ref.target"
+    floor_dlq, floor_target = f"{prefix}.floor.dlq", f"{prefix}.floor.target"
     shovel = f"{prefix}.shovel"
     try:
         ensure_shovel_plugins()
@@ -434,9 +471,14 @@ def bench_rabbitmq(count: int, prefix: str, figures: BrokerFigures, profile: boo
         reference = Run(asyncio.run(shovel_move(ref_dlq, ref_target, count, shovel)))
         reference.checked = asyncio.run(check_rabbitmq(ref_dlq, ref_target, count))
         figures.reference = reference
+
+        asyncio.run(fill_rabbitmq(floor_dlq, floor_target, count))
+        floor = Run(asyncio.run(aio_pika_floor(floor_dlq, floor_target, count)))
+        floor.checked = asyncio.run(check_rabbitmq(floor_dlq, floor_target, count))
+        figures.floors["bare aio-pika confirmed copy"] = floor
     finally:
         asyncio.run(delete_shovel(shovel))
-        asyncio.run(delete_queues([dlq, target, ref_dlq, ref_target]))
+        asyncio.run(delete_queues([dlq, target, ref_dlq, ref_target, floor_dlq, floor_target]))
 
 
 # -- SQS ------------------------------------------------------------------------------------
@@ -519,6 +561,7 @@ def bench_sqs(
 ) -> None:
     dlq, target = f"{prefix}-dlq", f"{prefix}-target"
     ref_dlq, ref_target = f"{prefix}-ref-dlq", f"{prefix}-ref-target"
+    floor_dlq, floor_target = f"{prefix}-floor-dlq", f"{prefix}-floor-target"
     try:
         fill_sqs(endpoint, dlq, target, count)
         run = profiled(profile, lambda: eventdesk_replay(sqs_profile(endpoint), dlq, target, count))
@@ -529,8 +572,20 @@ def bench_sqs(
         reference = Run(plain_boto3_loop(endpoint, ref_dlq, ref_target))
         reference.checked = check_sqs(endpoint, ref_dlq, ref_target, count)
         figures.reference = reference
+
+        fill_sqs(endpoint, floor_dlq, floor_target, count)
+        client = sqs_client(endpoint)
+        floor = Run(
+            library_floor.boto3_copy(
+                client,
+                client.get_queue_url(QueueName=floor_dlq)["QueueUrl"],
+                client.get_queue_url(QueueName=floor_target)["QueueUrl"],
+            )
+        )
+        floor.checked = check_sqs(endpoint, floor_dlq, floor_target, count)
+        figures.floors["bare boto3 batched copy, 8 threads"] = floor
     finally:
-        delete_sqs_queues(endpoint, [dlq, target, ref_dlq, ref_target])
+        delete_sqs_queues(endpoint, [dlq, target, ref_dlq, ref_target, floor_dlq, floor_target])
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -562,6 +617,14 @@ def print_figures(figures: BrokerFigures) -> None:
         print(f"- Eventdesk: {figures.eventdesk.phases}; counts: {figures.eventdesk.checked}")
     if figures.reference:
         print(f"- reference counts: {figures.reference.checked}")
+    for name, floor in figures.floors.items():
+        versus = ""
+        if figures.reference:
+            versus = f", {figures.reference.seconds / floor.seconds:.2f}× the reference"
+        print(
+            f"- library floor, {name} (no journal, no dead-letter facts): "
+            f"{rate(count, floor)}{versus}; counts: {floor.checked}"
+        )
     for problem in figures.problems:
         print(f"- **COUNTS WRONG: {problem}**")
         print(f"!!! {figures.broker}: COUNTS WRONG: {problem}", file=sys.stderr, flush=True)
