@@ -25,7 +25,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .demo_controller import DemoController
-from .garbage_collector import GuiThreadGarbageCollector
+from .garbage_collector import STARTUP_SETTLE_MS, GuiThreadGarbageCollector
 from .main_window import MainWindow
 from .theme import THEME_CHOICES, THEME_ENV, ThemeController, theme_choice
 
@@ -140,7 +140,7 @@ async def _run(
     exit_after: float | None = None,
 ) -> int:
     collector = GuiThreadGarbageCollector()
-    collector.start()
+    collector.start(settle_after_ms=STARTUP_SETTLE_MS)
     environment = DemoEnvironment() if demo else None
     try:
         if environment is not None:

@@ -12,6 +12,10 @@ import gc
 
 from PySide6.QtCore import QObject, QTimer
 
+# When the app settles what start-up made (see GuiThreadGarbageCollector.start): after the
+# window is up and its first listings are in.
+STARTUP_SETTLE_MS = 5000
+
 
 class GuiThreadGarbageCollector(QObject):
     def __init__(self, parent: QObject | None = None, *, interval_ms: int = 1000) -> None:
@@ -21,13 +25,26 @@ class GuiThreadGarbageCollector(QObject):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.collect_if_due)
         self._interval_ms = interval_ms
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.timeout.connect(settle_start_up)
 
-    def start(self) -> None:
+    def start(self, *, settle_after_ms: int | None = None) -> None:
+        """Collect from the timer from now on; with `settle_after_ms`, once that long has
+        passed, also take what start-up made out of every later full collection.
+
+        The app's imports and window are about a million objects (PySide6, pyqtgraph,
+        numpy, botocore), alive until it quits. Every full collection walked them: one
+        took 114 ms on the UI thread in minute 14 of tests/benchmarks/bench_monitor.py.
+        """
         gc.disable()
         self._timer.start(self._interval_ms)
+        if settle_after_ms is not None:
+            self._settle.start(settle_after_ms)
 
     def stop(self) -> None:
         self._timer.stop()
+        self._settle.stop()
         if self._was_enabled:
             gc.enable()
 
@@ -40,6 +57,16 @@ class GuiThreadGarbageCollector(QObject):
                 break
             found = gc.collect(generation)
         return found
+
+
+def settle_start_up() -> None:
+    """A full collection, once, then what is left alive is frozen (see settle_long_lived).
+
+    Full, unlike settle_long_lived: start-up's garbage cycles must not be frozen, since a
+    frozen cycle is never freed.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def settle_long_lived() -> None:

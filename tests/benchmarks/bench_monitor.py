@@ -56,7 +56,7 @@ from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Snapshot
 from eventdesk.gui.app import configure_application
 from eventdesk.gui.connection_tree_model import ConnectionState
-from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector
+from eventdesk.gui.garbage_collector import STARTUP_SETTLE_MS, GuiThreadGarbageCollector
 from eventdesk.gui.lag_chart_widget import LagChartWidget
 from eventdesk.gui.main_window import MainWindow
 from eventdesk.gui.monitor_view import MonitorView
@@ -730,8 +730,9 @@ def main() -> None:
         timings.install()
         app = QApplication.instance() or QApplication([])
         configure_application(app)
-        collector = GuiThreadGarbageCollector()  # as the app runs: collections on the UI thread
-        collector.start()
+        # As the app runs: collections on the UI thread, start-up settled after 5 s.
+        collector = GuiThreadGarbageCollector()
+        collector.start(settle_after_ms=STARTUP_SETTLE_MS)
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()  # the UI thread only: the loop, the view, the charts

@@ -51,3 +51,29 @@ def test_qt_calls_keep_the_references_they_hand_out():
     # Immortal on 3.12+ (constant counts); on 3.11 a leak would show as a drop of ~20,000.
     assert sys.getrefcount(None) > none_before - 1_000
     assert sys.getrefcount(True) > true_before - 1_000
+
+
+def test_start_up_is_settled_once_after_the_delay_and_its_garbage_first(driver: LoopDriver):
+    class Node:
+        me: object = None
+
+    freed: list[bool] = []
+    garbage = Node()
+    garbage.me = garbage  # a start-up cycle nobody holds: it must be freed, not frozen
+    weakref.finalize(garbage, freed.append, True)
+    del garbage
+    kept = Node()
+    kept.me = kept  # alive at the settle: frozen, out of every later collection
+    frozen_before = gc.get_freeze_count()
+    collector = GuiThreadGarbageCollector(interval_ms=60_000)  # no timed collection meanwhile
+    collector.start(settle_after_ms=50)
+    try:
+        assert gc.get_freeze_count() == frozen_before  # not before the delay
+        driver.until(lambda: gc.get_freeze_count() > frozen_before, message="the start-up settle")
+        assert freed == [True]
+        # Frozen: still tracked, yet in no generation a collection walks.
+        assert gc.is_tracked(kept)
+        assert all(obj is not kept for obj in gc.get_objects())
+    finally:
+        collector.stop()
+        gc.unfreeze()
