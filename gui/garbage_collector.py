@@ -33,8 +33,8 @@ class GuiThreadGarbageCollector(QObject):
         """Collect from the timer from now on; with `settle_after_ms`, once that long has
         passed, also take what start-up made out of every later full collection.
 
-        The app's imports and window are about a million objects (PySide6, pyqtgraph,
-        numpy, botocore), alive until it quits. Every full collection walked them: one
+        The app's imports and window are about 140,000 tracked objects (PySide6,
+        pyqtgraph, numpy, botocore), alive until it quits. Every full collection walked them: one
         took 114 ms on the UI thread in minute 14 of tests/benchmarks/bench_monitor.py.
         """
         gc.disable()
@@ -60,23 +60,19 @@ class GuiThreadGarbageCollector(QObject):
 
 
 def settle_start_up() -> None:
-    """A full collection, once, then what is left alive is frozen (see settle_long_lived).
-
-    Full, unlike settle_long_lived: start-up's garbage cycles must not be frozen, since a
-    frozen cycle is never freed.
-    """
-    gc.collect()
-    gc.freeze()
+    """settle_long_lived after a full collection: start-up's old garbage cycles must not
+    be frozen, since a frozen cycle is never freed."""
+    settle_long_lived(generation=2)
 
 
-def settle_long_lived() -> None:
+def settle_long_lived(*, generation: int = 1) -> None:
     """Take everything alive now out of the collector's future scans.
 
     A full collection walks every tracked object: with 100,000 browsed messages in a
     table that took over 200 ms on the UI thread (tests/benchmarks). Rows live as long as
     their table and hold no cycles, so reference counting still frees them when it is
-    cleared; freezing only spares the collector from re-walking them. Young cycles are
-    collected first so that no garbage is frozen with them.
+    cleared; freezing only spares the collector from re-walking them. Cycles up to
+    `generation` are collected first so that no garbage is frozen with them.
     """
-    gc.collect(1)
+    gc.collect(generation)
     gc.freeze()
