@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .base import Browser, Connector
@@ -142,6 +142,8 @@ class ReplayResult:
     detail: str = ""
     # Source ids of canary messages that came straight back to the DLQ (the replay stopped).
     canary_returned: tuple[str, ...] = ()
+    # Interrupted because the broker went away or did not answer (not by the operator).
+    link_broken: bool = False
 
     @property
     def succeeded(self) -> int:
@@ -424,7 +426,8 @@ async def _guarded(
         run.journal.finish(run.action_id, "interrupted", "stopped while a batch was in flight")
         raise
     except CONNECTION_ERRORS as exc:
-        return run.result("interrupted", f"{type(exc).__name__}: {exc}", dead_letters)
+        result = run.result("interrupted", f"{type(exc).__name__}: {exc}", dead_letters)
+        return replace(result, link_broken=True)
     except EventdeskError as exc:
         return run.result("failed", f"{type(exc).__name__}: {exc}", dead_letters)
     except BaseException as exc:
@@ -713,6 +716,11 @@ async def _replay_batch(
 # killed replayer's held deliveries go back to the queue a moment after its link closes.
 _RECHECK_DELAY = 1.0
 _RECHECK_FOR = 30.0
+# A resume started just after a broker restart can meet it still recovering (coordinators
+# loading, the interrupted transaction being aborted) and time out. Resuming is safe to
+# repeat, so it tries again itself, as an operator would, before reporting "interrupted".
+RESUME_ATTEMPTS = 3
+_RESUME_RETRY_DELAY = 5.0
 
 
 def options_from_journal(stored: Mapping[str, Any]) -> ReplayOptions:
@@ -736,9 +744,37 @@ async def resume(
     Settled messages are skipped. Sent-but-not-settled ones are settled if still in the
     DLQ, never sent again. Pending ones still in the DLQ (for Kafka: not handled by the
     review group) are replayed; those gone from it (nothing hidden) are journaled as
-    presumed settled before the fault. The canary is not repeated. Returns the result of
-    this resumption.
+    presumed settled before the fault. The canary is not repeated. A resume that loses
+    the broker is tried again, up to RESUME_ATTEMPTS in all. Returns the result of the
+    last attempt.
     """
+    attempt = 1
+    while True:
+        result = await _resume_once(
+            action_id, source_connector, target_connector,
+            journal=journal, options=options, progress=progress, cancel=cancel,
+        )  # fmt: skip
+        cancelled = cancel is not None and cancel.is_set()
+        if not result.link_broken or cancelled or attempt >= RESUME_ATTEMPTS:
+            return result
+        log.warning(
+            "resuming %s: attempt %d of %d interrupted (%s); trying again in %g s",
+            action_id, attempt, RESUME_ATTEMPTS, result.detail, _RESUME_RETRY_DELAY,
+        )  # fmt: skip
+        await asyncio.sleep(_RESUME_RETRY_DELAY)
+        attempt += 1
+
+
+async def _resume_once(
+    action_id: str,
+    source_connector: Connector,
+    target_connector: Connector,
+    *,
+    journal: Journal,
+    options: ReplayOptions | None,
+    progress: ProgressCallback | None,
+    cancel: asyncio.Event | None,
+) -> ReplayResult:
     record = journal.action(action_id)
     if record is None:
         raise ResumeRefused(f"No journal entry {action_id}.")

@@ -95,6 +95,7 @@ CFG
 }
 
 kafka_log4j2() {  # kafka_log4j2 LOG_FILE -> log4j2 properties: warnings and up, to that file
+  # (and the transaction and group coordinators' INFO: what a stalled replay waited on)
   cat <<L4J
 status = warn
 appender.file.type = File
@@ -108,5 +109,9 @@ logger.kafka.name = kafka
 logger.kafka.level = WARN
 logger.apache.name = org.apache.kafka
 logger.apache.level = WARN
+logger.txn.name = kafka.coordinator.transaction
+logger.txn.level = INFO
+logger.coordinators.name = org.apache.kafka.coordinator
+logger.coordinators.level = INFO
 L4J
 }

@@ -4,9 +4,11 @@ the operator's batch size when given, a hundred elsewhere; exactly once all the 
 from __future__ import annotations
 
 import collections
+import logging
 
 import pytest
 from eventdesk.connectors import replay as replay_module
+from eventdesk.connectors.errors import ConnectionLost, OperationTimeout
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.kafka_review import HandledState
@@ -19,6 +21,7 @@ from eventdesk.connectors.replay import (
     ReplayProgress,
     ReplayResult,
     replay,
+    resume,
 )
 
 from tests.connectors.pages import all_pages
@@ -143,6 +146,76 @@ async def test_send_then_settle_keeps_batches_of_a_hundred(
     assert progress == [DEFAULT_BATCH_SIZE, 2 * DEFAULT_BATCH_SIZE, 250]
     assert _journaled(journal, result) == {"settled": 250}
     await _assert_exactly_once(kafka_bootstrap, dlq, source, 250)
+
+
+def _breaking(connector: KafkaConnector, monkeypatch: pytest.MonkeyPatch, *calls: int) -> None:
+    """The connector's transactions lose the broker on the given calls (1 is the first):
+    a fault injected in front of the real broker, which sees nothing of those calls."""
+    real = connector.send_and_settle
+    count = 0
+
+    async def send_and_settle(*args, **kwargs):
+        nonlocal count
+        count += 1
+        if count in calls:
+            raise (ConnectionLost if count == calls[0] else OperationTimeout)("injected fault")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(connector, "send_and_settle", send_and_settle)
+
+
+async def test_a_resume_that_loses_the_broker_tries_again_and_sends_nothing_twice(
+    connector: KafkaConnector,
+    kafka_bootstrap: str,
+    journal: Journal,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    count = 2 * TRANSACTION_BATCH_SIZE + 500
+    dlq, source = await _dlt(kafka_bootstrap, unique_name, count)
+    monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", 0.1)
+    # The replay loses the broker on its second transaction; the resume's first attempt on
+    # its first (as right after a broker restart), its second attempt gets through.
+    _breaking(connector, monkeypatch, 2, 3)
+
+    interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+    assert (interrupted.status, interrupted.link_broken) == ("interrupted", True)
+    assert interrupted.succeeded == TRANSACTION_BATCH_SIZE
+
+    with caplog.at_level(logging.WARNING, logger=replay_module.__name__):
+        resumed = await resume(interrupted.action_id, connector, connector, journal=journal)
+
+    assert resumed.ok, resumed.detail
+    assert resumed.succeeded == count - TRANSACTION_BATCH_SIZE
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"resuming {interrupted.action_id}: attempt 1 of 3 interrupted"
+    ]
+    assert collections.Counter(m.state for m in journal.action(resumed.action_id).messages) == {
+        "settled": count
+    }
+    await _assert_exactly_once(kafka_bootstrap, dlq, source, count)
+
+
+async def test_a_resume_gives_up_after_its_last_attempt(
+    connector: KafkaConnector,
+    kafka_bootstrap: str,
+    journal: Journal,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dlq, _source = await _dlt(kafka_bootstrap, unique_name, 10)
+    monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", 0.1)
+    _breaking(connector, monkeypatch, *range(1, 2 + replay_module.RESUME_ATTEMPTS))
+
+    interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+    resumed = await resume(interrupted.action_id, connector, connector, journal=journal)
+
+    assert (resumed.status, resumed.link_broken, resumed.succeeded) == ("interrupted", True, 0)
+    assert "injected fault" in resumed.detail
+    record = journal.action(resumed.action_id)
+    assert record is not None and record.status == "interrupted"
+    assert {m.state for m in record.messages} == {"pending"}
 
 
 def _letters(*sizes: int) -> list[tuple[int, Message]]:
