@@ -12,6 +12,7 @@ import enum
 import functools
 import itertools
 import json
+import operator
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
+import jmespath.visitor
 
 from .base import Browser
 from .decoding import PARSE_LIMIT, Decoded, DecodedKind, decode
@@ -164,14 +166,18 @@ class Matcher:
         payload = _Payload(message.body, self.decoding)
         return all(predicate(message, payload) for predicate in self.predicates)
 
-    def body_test(self, body: bytes) -> bool:
+    def body_test(self, body: bytes, *, prefiltered: bool = False) -> bool:
         """What calling the matcher on a message with this body says, for a query that
-        `reads_body_only`: a scan need not build a Message for bodies that do not match."""
+        `reads_body_only`: a scan need not build a Message for bodies that do not match.
+        `prefiltered`: the prefilter has passed this body already (`candidates`)."""
         assert self.reads_body_only, "the query reads more than the body"
-        if self.prefilter is not None and not self.prefilter(body):
+        if not prefiltered and self.prefilter is not None and not self.prefilter(body):
             return False
         payload = _Payload(body, self.decoding)
-        return all(predicate(payload) for predicate in self.body_predicates)
+        for predicate in self.body_predicates:
+            if not predicate(payload):
+                return False
+        return True
 
 
 def compile_query(
@@ -302,12 +308,16 @@ def _expression_predicate(expression: str) -> _BodyPredicate:
             raise _invalid_expression(expression, exc) from exc
         # A type error on an empty document (e.g. length(null)) says nothing about the rest.
 
+    # What compiled.search does, less making an interpreter per document (a tenth of a
+    # scan's matching); it keeps no state between documents.
+    interpreter, parsed = jmespath.visitor.TreeInterpreter(), compiled.parsed
+
     def holds(payload: _Payload) -> bool:
         decoded = payload.decoded
         if not decoded.is_structured:
             return False
         try:
-            return _truthy(compiled.search(decoded.value))
+            return _truthy(interpreter.visit(parsed, decoded.value))
         except (jmespath.exceptions.JMESPathError, TypeError):
             # This document has the wrong shape for the expression: it does not match.
             # (jmespath 1.x lets `"12" > \`10\`` through as a bare TypeError.)
@@ -356,8 +366,11 @@ def body_prefilter(expression: str) -> BodyPrefilter | None:
 
 
 _JSON_STARTS = (b"{", b"[")
+_JSON_START_SET = frozenset(_JSON_STARTS)
+_FIRST_BYTE = operator.itemgetter(slice(0, 1))
 # Between bodies joined for a batch: neither a backslash nor a NUL (each makes a body pass).
 _SEPARATOR = b"\n"
+_PLUS_SEPARATOR = len(_SEPARATOR).__add__
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,11 +390,13 @@ class BodyPrefilter:
 
         A scan's hot path: the bodies are joined once and searched at C speed, so the cost
         goes with the few that may match, not with every body (a per-body call was most of
-        a 1,000,000-record scan's Python time).
+        a 1,000,000-record scan's Python time). Every step is one pass in C; counting
+        two-byte sequences in the joined bytes instead of taking first bytes cost 0.7 s
+        per million bodies here.
         """
         joined = _SEPARATOR.join(bodies)
         # ends[i]: where body i's separator ends, i.e. where body i + 1 starts.
-        ends = list(itertools.accumulate(len(body) + len(_SEPARATOR) for body in bodies))
+        ends = list(itertools.accumulate(map(_PLUS_SEPARATOR, map(len, bodies))))
         found: set[int] = set()
         for needle in (*self.needles, b"\\", b"\x00"):
             at = joined.find(needle)
@@ -389,17 +404,9 @@ class BodyPrefilter:
                 index = bisect.bisect_right(ends, at)
                 found.add(index)
                 at = joined.find(needle, ends[index]) if index + 1 < len(ends) else -1
-        if not _all_start_json(joined, len(bodies)):
+        if not set(map(_FIRST_BYTE, bodies)) <= _JSON_START_SET:
             found.update(i for i, body in enumerate(bodies) if body[:1] not in _JSON_STARTS)
         return sorted(found)
-
-
-def _all_start_json(joined: bytes, count: int) -> bool:
-    """Whether every body joined by newlines starts with { or [, told by counting: exact
-    only when no body holds a newline of its own, so False when one does."""
-    if not count or joined[:1] not in _JSON_STARTS or joined.count(_SEPARATOR) != count - 1:
-        return False
-    return joined.count(_SEPARATOR + b"{") + joined.count(_SEPARATOR + b"[") == count - 1
 
 
 def _needles(node: dict[str, Any]) -> frozenset[str] | None:

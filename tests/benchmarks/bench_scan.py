@@ -4,8 +4,9 @@
 
 Figures: messages scanned per second by Eventdesk's scan (connectors/search.py) with
 `status == 'rejected'` (1% of the dead letters match), beside kcat reading the whole topic
-in the same run; and the worst stall of the UI event loop while the real window's search
-bar runs the same search (offscreen). Both counts are checked against the known count.
+in the same run and confluent-kafka alone reading it with a bytes test per value (the
+library's floor: library_floor.py); and the worst stall of the UI event loop while the
+real window's search bar runs the same search (offscreen). Every count is checked.
 The topic is filled once and reused while it holds the right count; --cleanup deletes it.
 """
 
@@ -27,6 +28,7 @@ from eventdesk.connectors.search import SCAN_PAGE_SIZE, SearchQuery, compile_que
 
 from tests.seed.kafka import create_topic
 
+from .library_floor import confluent_scan
 from .report import Row, kcat_read, print_table
 
 BOOTSTRAP = f"127.0.0.1:{os.environ.get('EVENTDESK_KAFKA_PORT', '19092')}"
@@ -158,6 +160,16 @@ def kcat_read_all(count: int) -> float | None:
     return elapsed
 
 
+def library_floor_read(count: int) -> float:
+    """Seconds confluent-kafka alone takes to read the topic testing each value for the
+    expression's literal (library_floor.confluent_scan); its count is checked too."""
+    elapsed, found = confluent_scan(BOOTSTRAP, TOPIC, b"rejected")
+    expected = sum(1 for i in range(count) if is_rejected(i) or is_decoy(i))
+    if found != expected:
+        raise SystemExit(f"the bare read found {found:,} values with 'rejected', not {expected:,}")
+    return elapsed
+
+
 async def scan_headless(count: int) -> float:
     """Seconds Eventdesk's scan takes over the whole topic, no window (what the CLI sees)."""
     matcher = compile_query(SearchQuery(expression=EXPRESSION))
@@ -259,6 +271,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     kcat_s = kcat_read_all(args.count)
+    floor_s = library_floor_read(args.count)
     headless_s = asyncio.run(scan_headless(args.count))
     app = QApplication.instance() or QApplication([])
     configure_application(app)
@@ -277,6 +290,12 @@ def main() -> None:
             f"{rate(headless_s)}, {ratio(headless_s)}",
             rate(kcat_s) if kcat_s else "kcat missing",
             "≥ 0.5× kcat",
+        ),
+        Row(
+            "library floor: confluent-kafka alone, a bytes test per value",
+            f"{rate(floor_s)}, {ratio(floor_s)}",
+            "",
+            "",
         ),
         Row(
             "same search from the window's search bar",

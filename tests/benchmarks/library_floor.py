@@ -1,9 +1,9 @@
-"""The client libraries' own floor for a replay: the bare copy each makes, nothing else.
+"""The client libraries' own floor: the bare copy or read each makes, nothing else.
 
-bench_replay times these beside Eventdesk and the reference, so a run tells apart the time
-Eventdesk adds (journal, dead-letter facts, replay headers, checks) from the time the
-library takes to move the messages at all. Each copy keeps the broker's guarantees that
-Eventdesk keeps, and nothing more:
+bench_replay and bench_scan time these beside Eventdesk and the reference, so a run tells
+apart the time Eventdesk adds (journal, dead-letter facts, replay headers, checks) from
+the time the library takes to move or read the messages at all. Each copy keeps the
+broker's guarantees that Eventdesk keeps, and nothing more:
 
 - Kafka, aiokafka (what Eventdesk replays with) and confluent-kafka (librdkafka, which
   Eventdesk's search reads with): read the DLT, then per 1,000 records one transaction
@@ -14,6 +14,9 @@ Eventdesk keeps, and nothing more:
 - RabbitMQ, aio-pika: consume the DLQ with manual acks, publish each message to the
   target on a confirm channel (mandatory), and ack the source once a batch of 100 is
   confirmed (one multiple ack per batch).
+
+And the scan's floor (`confluent_scan`): confluent-kafka reading a whole topic with the
+settings Eventdesk's search reads with, testing each value for a byte string.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any
 
 import aio_pika
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka import TopicPartition as RdTopicPartition
+from eventdesk.connectors.kafka_scan import FETCH_QUEUE_BACKOFF_MS
 
 # Eventdesk's own transaction size (connectors/replay.py TRANSACTION_BATCH_SIZE).
 TRANSACTION_RECORDS = 1000
@@ -183,3 +187,35 @@ async def aio_pika_copy(
 
 
 __all__ = ["aio_pika_copy", "aiokafka_copy", "boto3_copy", "confluent_copy"]
+
+
+def confluent_scan(bootstrap: str, topic: str, needle: bytes) -> tuple[float, int]:
+    """Seconds for confluent-kafka to read every record of `topic`, and how many values
+    hold `needle`: no Message, no JSON, no dead-letter facts."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"floor-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 100,
+            "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
+        }
+    )
+    started = time.perf_counter()
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([RdTopicPartition(topic, p, 0) for p in partitions])
+        left, found = set(partitions), 0
+        while left:
+            for record in consumer.consume(num_messages=1000, timeout=0.1):
+                error = record.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"reading {topic}: {error.str()}")
+                    left.discard(record.partition())
+                elif needle in (record.value() or b""):
+                    found += 1
+        return time.perf_counter() - started, found
+    finally:
+        consumer.close()
