@@ -8,6 +8,7 @@ step before the next one starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -761,8 +762,19 @@ async def resume(
             "resuming %s: attempt %d of %d interrupted (%s); trying again in %g s",
             action_id, attempt, RESUME_ATTEMPTS, result.detail, _RESUME_RETRY_DELAY,
         )  # fmt: skip
-        await asyncio.sleep(_RESUME_RETRY_DELAY)
+        if await _cancelled_within(cancel, _RESUME_RETRY_DELAY):
+            return result
         attempt += 1
+
+
+async def _cancelled_within(cancel: asyncio.Event | None, seconds: float) -> bool:
+    """Waits `seconds`, or less if `cancel` is set meanwhile; whether it was."""
+    if cancel is None:
+        await asyncio.sleep(seconds)
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(cancel.wait(), seconds)
+    return cancel.is_set()
 
 
 async def _resume_once(

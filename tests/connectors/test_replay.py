@@ -3,6 +3,7 @@ the operator's batch size when given, a hundred elsewhere; exactly once all the 
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 
@@ -148,20 +149,21 @@ async def test_send_then_settle_keeps_batches_of_a_hundred(
     await _assert_exactly_once(kafka_bootstrap, dlq, source, 250)
 
 
-def _breaking(connector: KafkaConnector, monkeypatch: pytest.MonkeyPatch, *calls: int) -> None:
+def _breaking(connector: KafkaConnector, monkeypatch: pytest.MonkeyPatch, *calls: int) -> list[int]:
     """The connector's transactions lose the broker on the given calls (1 is the first):
-    a fault injected in front of the real broker, which sees nothing of those calls."""
+    a fault injected in front of the real broker, which sees nothing of those calls.
+    Returns the list of calls made so far."""
     real = connector.send_and_settle
-    count = 0
+    made: list[int] = []
 
     async def send_and_settle(*args, **kwargs):
-        nonlocal count
-        count += 1
-        if count in calls:
-            raise (ConnectionLost if count == calls[0] else OperationTimeout)("injected fault")
+        made.append(len(made) + 1)
+        if made[-1] in calls:
+            raise (ConnectionLost if made[-1] == calls[0] else OperationTimeout)("injected fault")
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(connector, "send_and_settle", send_and_settle)
+    return made
 
 
 async def test_a_resume_that_loses_the_broker_tries_again_and_sends_nothing_twice(
@@ -216,6 +218,41 @@ async def test_a_resume_gives_up_after_its_last_attempt(
     record = journal.action(resumed.action_id)
     assert record is not None and record.status == "interrupted"
     assert {m.state for m in record.messages} == {"pending"}
+
+
+async def test_cancelling_while_a_resume_waits_to_try_again_stops_it(
+    connector: KafkaConnector,
+    kafka_bootstrap: str,
+    journal: Journal,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dlq, _source = await _dlt(kafka_bootstrap, unique_name, 10)
+    monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", 60.0)
+    made = _breaking(connector, monkeypatch, *range(1, 2 + replay_module.RESUME_ATTEMPTS))
+    interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+    breaking, failed_once, cancel = connector.send_and_settle, asyncio.Event(), asyncio.Event()
+
+    async def send_and_settle(*args, **kwargs):
+        try:
+            return await breaking(*args, **kwargs)
+        finally:
+            failed_once.set()
+
+    async def cancel_once_waiting() -> None:
+        await failed_once.wait()
+        await asyncio.sleep(0.2)  # the resume is in its wait by now
+        cancel.set()
+
+    monkeypatch.setattr(connector, "send_and_settle", send_and_settle)
+    canceller = asyncio.create_task(cancel_once_waiting())
+    resumed = await resume(
+        interrupted.action_id, connector, connector, journal=journal, cancel=cancel
+    )
+    await canceller
+
+    assert made == [1, 2]  # no second attempt after the cancel
+    assert (resumed.status, resumed.succeeded) == ("interrupted", 0)
 
 
 def _letters(*sizes: int) -> list[tuple[int, Message]]:
