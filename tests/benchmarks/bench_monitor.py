@@ -288,6 +288,21 @@ def print_grown_memory(snapshot: tracemalloc.Snapshot, top: int = 12) -> None:
         print(f"  {stat.size / 2**10:8.0f} KiB in {stat.count:7,} blocks: {frames}")
 
 
+def print_growth(later: tracemalloc.Snapshot, earlier: tracemalloc.Snapshot, top: int = 12) -> None:
+    """`--trace-memory`: what grew between the middle minute and the end, by where: what
+    keeps piling up once the windows (health, rates, charts) are full."""
+    ours = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    diff = later.filter_traces(ours).compare_to(earlier.filter_traces(ours), "traceback")
+    grown = [stat for stat in diff if stat.size_diff > 0]
+    total = sum(stat.size_diff for stat in diff)
+    print(f"Grew from the middle minute to the end: {total / 2**20:+.2f} MB net; largest growth:")
+    for stat in grown[:top]:
+        frames = " < ".join(
+            f"{Path(frame.filename).name}:{frame.lineno}" for frame in reversed(stat.traceback)
+        )
+        print(f"  {stat.size_diff / 2**10:+8.0f} KiB, {stat.count_diff:+7,} blocks: {frames}")
+
+
 class MinuteStallMonitor(StallMonitor):
     """The heartbeat of the other benchmark, with the worst stall kept per minute."""
 
@@ -495,11 +510,15 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
     window.show_monitor()
     await wait_until(lambda: monitor.snapshots_seen > 0, timeout=60, what="the first sample")
     first = monitor.sampler.latest(CONNECTION) if monitor.sampler else None
-    for minute in range(1, int(args.duration // 60) + 1):
+    minutes = int(args.duration // 60)
+    middle, halfway = max(2, minutes // 2), None
+    for minute in range(1, minutes + 1):
         await asyncio.sleep(started + 60 * minute - time.perf_counter())
         rss.append(process.memory_info().rss / 2**20)
         if minute == 1 and args.trace_memory:
             tracemalloc.start(8)
+        if minute == middle and tracemalloc.is_tracing():
+            halfway = tracemalloc.take_snapshot()
         if 60 * minute < args.duration - 1:  # a minute follows
             stalls.new_minute()
         rounds = len(timings.rounds.wall)
@@ -507,7 +526,10 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
     await asyncio.sleep(max(0.0, started + args.duration - time.perf_counter()))
     stalls.stop()
     if tracemalloc.is_tracing():
-        print_grown_memory(tracemalloc.take_snapshot())
+        end = tracemalloc.take_snapshot()
+        print_grown_memory(end)
+        if halfway is not None:
+            print_growth(end, halfway)
         tracemalloc.stop()
     if stacks is not None:
         stacks.stop()
@@ -713,7 +735,8 @@ def main() -> None:
     parser.add_argument(
         "--trace-memory",
         action="store_true",
-        help="trace allocations from minute 1 on; print where what is still alive was made",
+        help="trace allocations from minute 1 on; print where what is still alive was made, "
+        "and what grew from the middle minute to the end",
     )
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the UI thread (the window) here"
