@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 
 import pytest
 from eventdesk.connectors import replay as replay_module
@@ -199,18 +200,35 @@ async def test_a_resume_that_loses_the_broker_tries_again_and_sends_nothing_twic
     await _assert_exactly_once(kafka_bootstrap, dlq, source, count)
 
 
-async def test_a_resume_gives_up_after_its_last_attempt(
+GoneReplay = Callable[[float], Awaitable[tuple[ReplayResult, list[int]]]]
+
+
+@pytest.fixture
+def replayed_while_gone(
     connector: KafkaConnector,
     kafka_bootstrap: str,
     journal: Journal,
     unique_name: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    dlq, _source = await _dlt(kafka_bootstrap, unique_name, 10)
-    monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", 0.1)
-    _breaking(connector, monkeypatch, *range(1, 2 + replay_module.RESUME_ATTEMPTS))
+) -> GoneReplay:
+    """Makes a replay of 10 dead letters interrupted by a lost broker that also fails every
+    resume attempt after it, resumes waiting `retry_delay` s between attempts; returns the
+    result and the list of transactions tried."""
 
-    interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+    async def replay_once(retry_delay: float) -> tuple[ReplayResult, list[int]]:
+        dlq, _source = await _dlt(kafka_bootstrap, unique_name, 10)
+        monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", retry_delay)
+        made = _breaking(connector, monkeypatch, *range(1, 2 + replay_module.RESUME_ATTEMPTS))
+        interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+        return interrupted, made
+
+    return replay_once
+
+
+async def test_a_resume_gives_up_after_its_last_attempt(
+    connector: KafkaConnector, journal: Journal, replayed_while_gone: GoneReplay
+) -> None:
+    interrupted, _made = await replayed_while_gone(0.1)
     resumed = await resume(interrupted.action_id, connector, connector, journal=journal)
 
     assert (resumed.status, resumed.link_broken, resumed.succeeded) == ("interrupted", True, 0)
@@ -222,15 +240,11 @@ async def test_a_resume_gives_up_after_its_last_attempt(
 
 async def test_cancelling_while_a_resume_waits_to_try_again_stops_it(
     connector: KafkaConnector,
-    kafka_bootstrap: str,
     journal: Journal,
-    unique_name: str,
     monkeypatch: pytest.MonkeyPatch,
+    replayed_while_gone: GoneReplay,
 ) -> None:
-    dlq, _source = await _dlt(kafka_bootstrap, unique_name, 10)
-    monkeypatch.setattr(replay_module, "_RESUME_RETRY_DELAY", 60.0)
-    made = _breaking(connector, monkeypatch, *range(1, 2 + replay_module.RESUME_ATTEMPTS))
-    interrupted, _ = await _replay_all(connector, dlq, ReplayOptions(), journal)
+    interrupted, made = await replayed_while_gone(60.0)
     breaking, failed_once, cancel = connector.send_and_settle, asyncio.Event(), asyncio.Event()
 
     async def send_and_settle(*args, **kwargs):
