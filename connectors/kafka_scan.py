@@ -293,12 +293,10 @@ class _Reader:
         chunk.scanned += len(records)
         values = [record.value() or b"" for record in records]
         prefilter = self.prefilter
-        if prefilter is None:
-            for index in range(len(records)):
-                self._match(records[index], values[index], chunk)
-        else:
-            for index in prefilter.candidates(values):
-                self._match(records[index], values[index], chunk, prefiltered=True)
+        prefiltered = prefilter is not None
+        wanted = prefilter.candidates(values) if prefiltered else range(len(records))
+        for index in wanted:
+            self._match(records[index], values[index], chunk, prefiltered=prefiltered)
         if last + 1 >= stop:
             self._finish(consumer, chunk, left, partition)
 
