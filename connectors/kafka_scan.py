@@ -80,7 +80,8 @@ class KafkaBulkScan:
         self._chunks: asyncio.Queue[ScanChunk] = asyncio.Queue()
         self._room = threading.Semaphore(READ_AHEAD_CHUNKS)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # None again after an error: restart
+        self._worker: threading.Thread | None = None  # the last one started
         self._ended: asyncio.Future[None] | None = None
         self._done = False
         self._held: ScanChunk | None = None  # an error chunk read behind good ones
@@ -133,10 +134,14 @@ class KafkaBulkScan:
         self._note_read(chunk)
 
     async def close(self) -> None:
-        """Stops the worker and waits until its consumer is closed; idempotent."""
+        """Stops the worker and waits until its consumer is closed and the thread has
+        ended; idempotent."""
         self._stop.set()
         if self._ended is not None:
             await asyncio.shield(self._ended)
+        if self._worker is not None:
+            # `ended` is the worker's last call: the thread is returning, not working.
+            await asyncio.to_thread(self._worker.join)
 
     async def _start(self, timeout: float) -> None:
         browser = self.browser
@@ -155,6 +160,7 @@ class KafkaBulkScan:
             target=reader.run, name=f"eventdesk-scan-{browser.topic}", daemon=True
         )
         self._thread.start()
+        self._worker = self._thread
 
     def _note_read(self, chunk: ScanChunk) -> None:
         browser = self.browser
