@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import socket
 import ssl
@@ -736,17 +737,23 @@ class KafkaConnector(Connector):
         return self._peeker
 
     @contextlib.asynccontextmanager
-    async def _translated(self, doing: str, timeout: float | None) -> AsyncIterator[None]:
-        """Bounds a step by `timeout` (None: unbounded) and turns aiokafka's errors into ours."""
+    async def _translated(
+        self, doing: str, timeout: float | None, *, step: Callable[[], str | None] | None = None
+    ) -> AsyncIterator[None]:
+        """Bounds a step by `timeout` (None: unbounded) and turns aiokafka's errors into ours.
+
+        `step`, when given, names what the work was waiting on: a timeout says so.
+        """
         try:
             async with asyncio.timeout(timeout):
                 yield
         except EventdeskError:
             raise
         except TimeoutError as exc:
+            waiting = step() if step is not None else None
             raise OperationTimeout(
                 f"Kafka at {self.bootstrap_servers} did not answer within {timeout or 0:g} s "
-                f"while {doing}."
+                f"while {doing}" + (f", waiting on {waiting}." if waiting else ".")
             ) from exc
         except Exception as exc:
             raise translate_error(exc, servers=self.bootstrap_servers, doing=doing) from exc
@@ -803,7 +810,9 @@ class KafkaConnector(Connector):
             return await super().send_and_settle(
                 target, messages, browser, dead_letters, timeout=timeout
             )
-        async with self._translated(f"replaying {browser.topic} to {target}", timeout):
+        doing = f"replaying {browser.topic} to {target}"
+        step = functools.partial(self._review_ledger().step, browser.topic)
+        async with self._translated(doing, timeout, step=step):
             if target not in await self._topic_partitions():
                 return [Outcome(m.id, False, f"no topic {target!r}") for m in dead_letters]
             return await browser._settle(dead_letters, target=target, outgoing=messages)
@@ -1070,7 +1079,9 @@ class KafkaBrowser(Browser):
 
     async def settle(self, messages: Sequence[Message], *, timeout: float = 30.0) -> list[Outcome]:
         """Mark shown dead letters handled in the review group (discard); sends nothing."""
-        async with self._connector._translated(f"settling records of {self.topic}", timeout):
+        doing = f"settling records of {self.topic}"
+        step = functools.partial(self._connector._review_ledger().step, self.topic)
+        async with self._connector._translated(doing, timeout, step=step):
             return await self._settle(messages)
 
     async def _settle(

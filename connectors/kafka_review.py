@@ -187,6 +187,9 @@ _SETTLE_WAIT_S = 30.0
 # transaction's markers are written after the commit returns.
 _VISIBLE_WAIT_S = 5.0
 
+# How long dropping a failed replay producer may take (it runs after timeouts, too).
+_PRODUCER_STOP_S = 5.0
+
 # The replay producer's batches: big enough that a transaction of a thousand records of a
 # few KB (value plus a Spring DLT's headers) goes out in a few requests per partition, not
 # hundreds (the transactional producer has one request in flight at a time), and well under
@@ -219,6 +222,12 @@ class ReviewLedger:
         self._committed: dict[str, dict[int, HandledState]] = {}
         # Per DLQ, the partitions committed since the group's offsets last showed them.
         self._unseen: dict[str, set[int]] = {}
+        # Per DLQ, what its settle is waiting on; kept after a failure, for the timeout.
+        self._steps: dict[str, str] = {}
+
+    def step(self, topic: str) -> str | None:
+        """What a settle of `topic` is waiting on, or was when it failed; None after success."""
+        return self._steps.get(topic)
 
     async def close(self) -> None:
         for topic in list(self._unseen):
@@ -261,12 +270,20 @@ class ReviewLedger:
         The first waits are short: the usual unstable answer is this ledger's own previous
         transaction, whose markers follow its commit by a few milliseconds.
         """
+        group = review_group(topic)
         waited, pause = 0.0, 0.01
         while True:
             try:
                 commits = await self._ask(topic, partitions, stable=stable)
             except COORDINATOR_STARTING_ERRORS:
+                self._steps[topic] = f"the coordinator of group {group}, still starting"
                 commits = None
+            else:
+                if commits is None:
+                    self._steps[topic] = (
+                        f"the offsets of group {group}, held unstable by a transaction "
+                        "that has not completed"
+                    )
             if commits is not None:
                 return commits
             # Counted in pauses, not wall time: right after a restart each ask may itself
@@ -309,16 +326,28 @@ class ReviewLedger:
         Either everything in the transaction shows (records in the target for
         read_committed readers, and the review group past the dead letters) or nothing does.
         """
+        self._steps[topic] = "an earlier replay or discard of it in this process"
         async with self._locks.setdefault(topic, asyncio.Lock()):
             try:
-                return await self._settle_once(topic, dead_letters, shown, gaps, target, outgoing)
+                outcomes = await self._settle_once(
+                    topic, dead_letters, shown, gaps, target, outgoing
+                )
             except _Fenced:
                 # Another replayer of this DLQ (another window, process or machine) took
                 # the transactional id since this producer last ran; nothing committed, so
                 # start over with a fresh producer and the review state as it is now.
-                return await self._settle_once(topic, dead_letters, shown, gaps, target, outgoing)
+                outcomes = await self._settle_once(
+                    topic, dead_letters, shown, gaps, target, outgoing
+                )
             except _Aborted as aborted:
-                return _fill([None] * len(dead_letters), dead_letters, str(aborted))
+                outcomes = _fill([None] * len(dead_letters), dead_letters, str(aborted))
+            except BaseException:
+                # A timeout or a broken link: the next try starts with a fresh producer, whose
+                # registration ends whatever this one left open at the coordinator.
+                await self._drop_producer(topic)
+                raise
+            self._steps.pop(topic, None)
+            return outcomes
 
     async def _settle_once(
         self,
@@ -330,8 +359,11 @@ class ReviewLedger:
         outgoing: Sequence[Outgoing] | None,
     ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(dead_letters)
+        self._steps[topic] = "the transaction coordinator, registering the replay producer"
         producer = await self._producer(topic)
+        self._steps[topic] = f"the partitions of {topic}"
         partitions = await self._connector._partitions(topic)
+        self._steps[topic] = f"the offsets of {topic} and of group {review_group(topic)}"
         spans, states = await asyncio.gather(
             self._connector._offset_ranges({topic: partitions}),
             # Stable: the producer above has fenced an earlier holder of the id, and an
@@ -379,6 +411,7 @@ class ReviewLedger:
         except MetadataTooLarge as exc:
             return _fill(outcomes, dead_letters, f"refused, nothing sent: {exc}")
 
+        self._steps[topic] = "the replay transaction"
         placed = await self._transact(producer, topic, commits, target, outgoing, chosen)
         self._committed.setdefault(topic, {}).update(moved)
         self._unseen.setdefault(topic, set()).update(moved)
@@ -434,6 +467,7 @@ class ReviewLedger:
                 f"not sent, not settled: the transaction was aborted ({reason})"
             ) from exc
         try:
+            self._steps[topic] = "the commit of the replay transaction"
             await producer.commit_transaction()
         except BaseException as exc:
             await self._drop_producer(topic)
@@ -471,7 +505,8 @@ class ReviewLedger:
         producer = self._producers.pop(topic, None)
         if producer is not None:
             with contextlib.suppress(Exception):
-                await producer.stop()
+                # Bounded: it runs after a timeout too, when the broker may be gone.
+                await asyncio.wait_for(producer.stop(), _PRODUCER_STOP_S)
 
     async def await_visible(self, topic: str, *, timeout: float = _VISIBLE_WAIT_S) -> bool:
         """Wait (briefly) until the group's offsets show what this ledger committed on `topic`,

@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
+from eventdesk.connectors.errors import OperationTimeout
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.kafka_review import (
     HandledState,
@@ -189,3 +190,37 @@ async def test_a_stable_read_waits_for_a_transaction_committing_the_group(
         assert await asyncio.wait_for(stable, 10) == {0: HandledState(5)}
     finally:
         await writer.stop()
+
+
+async def test_a_replay_held_up_by_an_open_transaction_says_what_it_waited_on(
+    connector: KafkaConnector, dlt: tuple[str, str], kafka_bootstrap: str, unique_name: str
+) -> None:
+    dlq, source = dlt
+    # Another transactional id leaves a commit to the review group open: the group's
+    # offsets stay unstable until it ends, and a replay must not guess past them.
+    writer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name)
+    await writer.start()
+    try:
+        await writer.begin_transaction()
+        await writer.send_offsets_to_transaction(
+            {TopicPartition(dlq, 0): OffsetAndMetadata(0, "")}, review_group(dlq)
+        )
+        async with connector.browse(dlq) as browser:
+            letters = await all_pages(browser)
+            with pytest.raises(OperationTimeout) as caught:
+                await connector.send_and_settle(
+                    source, _outgoing(letters[:5]), browser, letters[:5], timeout=2.0
+                )
+            assert f"the offsets of group {review_group(dlq)}, held unstable" in str(caught.value)
+            await writer.abort_transaction()
+            # Nothing was sent; once the other transaction ended, the same replay goes through.
+            assert await read_committed(kafka_bootstrap, source) == []
+            outcomes = await connector.send_and_settle(
+                source, _outgoing(letters[:5]), browser, letters[:5]
+            )
+            assert all(o.ok for o in outcomes), outcomes
+    finally:
+        await writer.stop()
+    assert sorted(r.key for r in await read_committed(kafka_bootstrap, source)) == sorted(
+        m.key for m in letters[:5]
+    )
