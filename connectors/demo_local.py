@@ -26,6 +26,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from .model import BrokerKind
 from .profiles import ConnectionProfile
+from .rabbitmq import ClosingConnection
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +239,7 @@ class RabbitMQDemo:
             login=RABBITMQ_USER,
             password=os.environ[RABBITMQ_PASSWORD_ENV],
             timeout=5,
+            connection_class=ClosingConnection,
         )
         publish = await self._connection.channel()
         await publish.declare_queue(DLQ, durable=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -213,6 +214,20 @@ class _DeadLetterRoute:
     origin: str
 
 
+class ClosingConnection(aio_pika.Connection):
+    """aio-pika's Connection, closed when its connect fails. `aio_pika.connect` drops a
+    Connection whose connect failed, and its `__del__` then schedules a close that nobody
+    awaits ("coroutine 'Connection.close' was never awaited" as the loop ends)."""
+
+    async def connect(self, timeout: aio_pika.abc.TimeoutType = None) -> None:
+        try:
+            await super().connect(timeout)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.close()
+            raise
+
+
 class RabbitMQConnector(Connector):
     """One RabbitMQ vhost, read over AMQP and the management API."""
 
@@ -293,6 +308,7 @@ class RabbitMQConnector(Connector):
                     client_properties={"connection_name": "Eventdesk"},
                     ssl=self.tls,
                     ssl_context=self.ssl_context() if self.tls else None,
+                    connection_class=ClosingConnection,
                 )
         except Exception as exc:
             raise self._translate(exc, doing="connect", timeout=timeout) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -571,6 +572,11 @@ async def test_unknown_vhost_is_refused(rabbitmq: RabbitMQSettings) -> None:
     with pytest.raises(AuthorizationFailed) as caught:
         await connector.connect(timeout=5)
     assert "no-such-vhost-for-eventdesk" in str(caught.value)
+    # The refused connection was closed, not left for its __del__ to close unawaited.
+    del caught
+    gc.collect()
+    closing = [t for t in asyncio.all_tasks() if "Connection.close" in repr(t.get_coro())]
+    assert closing == []
     with pytest.raises(EndpointNotFound):
         await connector.list_endpoints(timeout=5)
 
