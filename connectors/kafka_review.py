@@ -183,6 +183,8 @@ COORDINATOR_STARTING_ERRORS = (
 # How long read() waits (in pauses between asks) for a coordinator to come up after a
 # broker (re)start, or for a commit to complete: a resumed replay meets both.
 _SETTLE_WAIT_S = 30.0
+# How long one read of the group's offsets may go unanswered before it is asked again.
+_ASK_TIMEOUT_S = 5.0
 # How long a committed review state may take to show in the group's offsets: the
 # transaction's markers are written after the commit returns.
 _VISIBLE_WAIT_S = 5.0
@@ -274,9 +276,18 @@ class ReviewLedger:
         waited, pause = 0.0, 0.01
         while True:
             try:
-                commits = await self._ask(topic, partitions, stable=stable)
+                # Each ask bounded: one request left unanswered (aiokafka waits 40 s for it)
+                # must not use up the caller's whole timeout; a new ask may be answered.
+                async with asyncio.timeout(_ASK_TIMEOUT_S):
+                    commits = await self._ask(topic, partitions, stable=stable)
             except COORDINATOR_STARTING_ERRORS:
                 self._steps[topic] = f"the coordinator of group {group}, still starting"
+                commits = None
+            except TimeoutError:
+                self._steps[topic] = (
+                    f"the coordinator of group {group}, which left an offset read "
+                    f"unanswered for {_ASK_TIMEOUT_S:g} s"
+                )
                 commits = None
             else:
                 if commits is None:

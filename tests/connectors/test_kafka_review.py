@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
+from eventdesk.connectors import kafka_review
 from eventdesk.connectors.errors import OperationTimeout
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.kafka_review import (
@@ -224,3 +225,22 @@ async def test_a_replay_held_up_by_an_open_transaction_says_what_it_waited_on(
     assert sorted(r.key for r in await read_committed(kafka_bootstrap, source)) == sorted(
         m.key for m in letters[:5]
     )
+
+
+async def test_an_offset_read_left_unanswered_is_asked_again(
+    connector: KafkaConnector, dlt: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dlq, _source = dlt
+    ledger = connector._review_ledger()
+    monkeypatch.setattr(kafka_review, "_ASK_TIMEOUT_S", 0.2)
+    real_ask, asks = ledger._ask, []
+
+    async def first_unanswered(topic: str, partitions: Any, *, stable: bool) -> Any:
+        asks.append(stable)
+        if len(asks) == 1:
+            await asyncio.Event().wait()  # a request the broker never answers
+        return await real_ask(topic, partitions, stable=stable)
+
+    monkeypatch.setattr(ledger, "_ask", first_unanswered)
+    assert await asyncio.wait_for(ledger.read(dlq, [0], stable=True), 5) == {0: HandledState()}
+    assert asks == [True, True]
