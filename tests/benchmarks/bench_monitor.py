@@ -12,9 +12,11 @@ sampler round wall time and CPU share (`time.process_time` around every round of
 sampler's loop, and around the Monitor's handling of each snapshot), chart redraw cost
 (each redraw timer tick that called setData, and each chart paint), the worst UI
 event-loop stall and its p99 (a 5 ms QTimer heartbeat; also measured for `--control` s
-before the Monitor is shown, as the machine's own noise), and RSS each minute. Beside them, in the
-same run after the window closed, Kafka's own `kafka-consumer-groups --describe
---all-groups` on the same interval, with the same load still running.
+before the Monitor is shown, as the machine's own noise), and RSS each minute (with
+anonymous against file-backed pages, and glibc's heap in use against free but kept).
+Beside them, in the same run after the window closed, Kafka's own
+`kafka-consumer-groups --describe --all-groups` on the same interval, with the same load
+still running.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import ctypes
 import functools
 import gc
 import logging
@@ -273,6 +276,33 @@ def time_sync(
                 timings.add(wall, time.perf_counter() - wall, cpu_clock() - cpu)
 
     setattr(owner, name, timed)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def native_memory() -> str:
+    """Where the process's memory is: anonymous against file-backed pages (/proc), and of
+    glibc's heap what is in use against what is free but kept (mallinfo2). Tells a leak
+    (in use grows) from fragmentation (free grows), and both from mapped files."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    anon, file = (int(status[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
+    text = f"anon {anon:.0f} MB, files {file:.0f} MB"
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return text
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    in_use = (info.uordblks + info.hblkhd) / 2**20
+    return f"{text}; malloc in use {in_use:.1f} MB, free kept {info.fordblks / 2**20:.1f} MB"
 
 
 def print_grown_memory(snapshot: tracemalloc.Snapshot, top: int = 12) -> None:
@@ -535,7 +565,8 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
         rounds = len(timings.rounds.wall)
         print(
             f"  minute {minute}: RSS {rss[-1]:.0f} MB, "
-            f"{sys.getallocatedblocks():,} Python blocks, {rounds} rounds so far",
+            f"{sys.getallocatedblocks():,} Python blocks, {rounds} rounds so far; "
+            f"{native_memory()}",
             flush=True,
         )
     await asyncio.sleep(max(0.0, started + args.duration - time.perf_counter()))
