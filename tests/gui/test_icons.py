@@ -56,3 +56,14 @@ def test_a_disabled_icon_is_drawn_in_the_disabled_colour(qapp, restore_palette):
 def test_a_missing_icon_fails_where_it_is_asked_for():
     with pytest.raises(FileNotFoundError):
         action_icon("no-such-icon")
+
+
+def test_an_icon_is_rendered_once_per_size_and_colour(qapp, restore_palette):
+    QGuiApplication.setPalette(palette(Theme.DARK))
+    icon = action_icon("replay")
+    first = icon.pixmap(QSize(24, 24))
+    # A toolbar asks again on every repaint: the same pixmap, not the SVG rendered anew.
+    assert action_icon("replay").pixmap(QSize(24, 24)).cacheKey() == first.cacheKey()
+    assert icon.pixmap(QSize(32, 32)).cacheKey() != first.cacheKey()
+    QGuiApplication.setPalette(palette(Theme.LIGHT))
+    assert icon.pixmap(QSize(24, 24)).cacheKey() != first.cacheKey()
