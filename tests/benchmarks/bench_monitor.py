@@ -555,7 +555,12 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
     middle, halfway = max(2, minutes // 2), None
     for minute in range(1, minutes + 1):
         await asyncio.sleep(started + 60 * minute - time.perf_counter())
+        if args.trim:
+            trimmed_from = process.memory_info().rss / 2**20
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         rss.append(process.memory_info().rss / 2**20)
+        if args.trim:
+            print(f"  minute {minute}: malloc_trim took RSS {trimmed_from:.1f} → {rss[-1]:.1f} MB")
         if minute == 1 and args.trace_memory:
             tracemalloc.start(8)
         if minute == middle and tracemalloc.is_tracing():
@@ -783,6 +788,12 @@ def main() -> None:
         action="store_true",
         help="trace allocations from minute 1 on; print where what is still alive was made, "
         "and what grew from the middle minute to the end",
+    )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="before each minute's RSS, hand glibc's free heap back (malloc_trim): what is "
+        "left of the growth is memory in use, not kept free",
     )
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the UI thread (the window) here"
