@@ -4,7 +4,9 @@ elsewhere are waited for once, and a fenced producer starts over without a dupli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -60,6 +62,24 @@ async def _group_commit(bootstrap: str, topic: str) -> HandledState:
         if commit is None
         else HandledState.from_commit(commit.offset, commit.metadata)
     )
+
+
+@contextlib.asynccontextmanager
+async def _open_review_commit(
+    bootstrap: str, transactional_id: str, dlq: str, offset: int
+) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer of another transactional id, inside a transaction that commits `offset`
+    of partition 0 to the review group of `dlq`: its offsets are unstable until it ends."""
+    writer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=transactional_id)
+    await writer.start()
+    try:
+        await writer.begin_transaction()
+        await writer.send_offsets_to_transaction(
+            {TopicPartition(dlq, 0): OffsetAndMetadata(offset, "")}, review_group(dlq)
+        )
+        yield writer
+    finally:
+        await writer.stop()
 
 
 async def test_transactions_do_not_poll_the_group_after_each_commit(
@@ -175,13 +195,7 @@ async def test_a_stable_read_waits_for_a_transaction_committing_the_group(
 ) -> None:
     dlq, _source = dlt
     ledger = connector._review_ledger()
-    writer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name)
-    await writer.start()
-    try:
-        await writer.begin_transaction()
-        await writer.send_offsets_to_transaction(
-            {TopicPartition(dlq, 0): OffsetAndMetadata(5, "")}, review_group(dlq)
-        )
+    async with _open_review_commit(kafka_bootstrap, unique_name, dlq, 5) as writer:
         # A plain read answers the last stable state at once; a stable one waits for it.
         assert await ledger.read(dlq, [0]) == {0: HandledState()}
         stable = asyncio.ensure_future(ledger.read(dlq, [0], stable=True))
@@ -189,8 +203,6 @@ async def test_a_stable_read_waits_for_a_transaction_committing_the_group(
         assert not stable.done()
         await writer.commit_transaction()
         assert await asyncio.wait_for(stable, 10) == {0: HandledState(5)}
-    finally:
-        await writer.stop()
 
 
 async def test_a_replay_held_up_by_an_open_transaction_says_what_it_waited_on(
@@ -199,13 +211,7 @@ async def test_a_replay_held_up_by_an_open_transaction_says_what_it_waited_on(
     dlq, source = dlt
     # Another transactional id leaves a commit to the review group open: the group's
     # offsets stay unstable until it ends, and a replay must not guess past them.
-    writer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=unique_name)
-    await writer.start()
-    try:
-        await writer.begin_transaction()
-        await writer.send_offsets_to_transaction(
-            {TopicPartition(dlq, 0): OffsetAndMetadata(0, "")}, review_group(dlq)
-        )
+    async with _open_review_commit(kafka_bootstrap, unique_name, dlq, 0) as writer:
         async with connector.browse(dlq) as browser:
             letters = await all_pages(browser)
             with pytest.raises(OperationTimeout) as caught:
@@ -220,8 +226,6 @@ async def test_a_replay_held_up_by_an_open_transaction_says_what_it_waited_on(
                 source, _outgoing(letters[:5]), browser, letters[:5]
             )
             assert all(o.ok for o in outcomes), outcomes
-    finally:
-        await writer.stop()
     assert sorted(r.key for r in await read_committed(kafka_bootstrap, source)) == sorted(
         m.key for m in letters[:5]
     )
