@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication
 
 from .demo_controller import DemoController
 from .garbage_collector import STARTUP_SETTLE_MS, GuiThreadGarbageCollector
+from .heap_trim import HeapTrimmer
 from .main_window import MainWindow
 from .theme import THEME_CHOICES, THEME_ENV, ThemeController, theme_choice
 
@@ -141,6 +142,8 @@ async def _run(
 ) -> int:
     collector = GuiThreadGarbageCollector()
     collector.start(settle_after_ms=STARTUP_SETTLE_MS)
+    trimmer = HeapTrimmer()
+    trimmer.start()
     environment = DemoEnvironment() if demo else None
     try:
         if environment is not None:
@@ -174,6 +177,7 @@ async def _run(
             # After the window: its connections have closed, so the endpoint goes last.
             await environment.close()
     collector.stop()
+    trimmer.stop()
     return 0
 
 
