@@ -337,8 +337,11 @@ class ReviewLedger:
         Either everything in the transaction shows (records in the target for
         read_committed readers, and the review group past the dead letters) or nothing does.
         """
-        self._steps[topic] = "an earlier replay or discard of it in this process"
-        async with self._locks.setdefault(topic, asyncio.Lock()):
+        lock = self._locks.setdefault(topic, asyncio.Lock())
+        if not lock.locked():
+            self._steps.pop(topic, None)  # a failed settle's step is not this one's
+        # While another settle of this DLQ holds the lock, its step is what this one waits on.
+        async with lock:
             try:
                 outcomes = await self._settle_once(
                     topic, dead_letters, shown, gaps, target, outgoing
