@@ -10,7 +10,7 @@ from eventdesk.gui import heap_trim
 from eventdesk.gui.heap_trim import HeapTrimmer, trim_heap
 
 pytestmark = pytest.mark.skipif(
-    not HeapTrimmer().available, reason="glibc's malloc_trim: Linux with glibc only"
+    heap_trim._MALLOC_TRIM is None, reason="glibc's malloc_trim: Linux with glibc only"
 )
 
 
