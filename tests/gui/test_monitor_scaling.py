@@ -134,8 +134,9 @@ def test_the_legend_sits_beside_the_plot_scrolls_and_names_each_curve_whole(qtbo
     legend, plot = chart.legend.geometry(), chart.plot_widget.geometry()
     assert chart.legend.isVisible() and plot.width() > 500
     assert legend.left() > plot.right()  # beside the curves, not over them
-    # Ten rows do not fit in 160 px: the list scrolls instead of cutting entries off.
-    assert chart.legend.verticalScrollBar().maximum() > 0
+    # Ten rows do not fit in 160 px: the list scrolls instead of cutting entries off. Qt
+    # sets the scroll range in a delayed layout pass, after the rows are in.
+    qtbot.waitUntil(lambda: chart.legend.verticalScrollBar().maximum() > 0, timeout=3000)
     items = [chart.legend.item(row) for row in range(10)]
     assert [item.text() for item in items] == keys  # Qt shortens them only when painting
     assert items[9].toolTip() == long_name
