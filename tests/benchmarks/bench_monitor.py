@@ -60,7 +60,7 @@ from eventdesk.connectors.sampling import Metric, Snapshot
 from eventdesk.gui.app import configure_application
 from eventdesk.gui.connection_tree_model import ConnectionState
 from eventdesk.gui.garbage_collector import GuiThreadGarbageCollector, settle_start_up
-from eventdesk.gui.heap_trim import HeapTrimmer
+from eventdesk.gui.heap_trim import HeapTrimmer, trim_heap
 from eventdesk.gui.lag_chart_widget import LagChartWidget
 from eventdesk.gui.main_window import MainWindow
 from eventdesk.gui.monitor_view import MonitorView
@@ -558,7 +558,7 @@ async def measure_window(args: argparse.Namespace, timings: Instruments) -> Wind
         await asyncio.sleep(started + 60 * minute - time.perf_counter())
         if args.trim:
             trimmed_from = process.memory_info().rss / 2**20
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            trim_heap()  # what the app does each minute (gui/heap_trim.py)
         rss.append(process.memory_info().rss / 2**20)
         if args.trim:
             print(f"  minute {minute}: malloc_trim took RSS {trimmed_from:.1f} → {rss[-1]:.1f} MB")
