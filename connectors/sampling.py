@@ -11,7 +11,6 @@ import contextlib
 import enum
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import TracebackType
@@ -20,8 +19,9 @@ from typing import Any, Protocol, Self
 from .base import Connector
 from .dlq_inflow import InflowRate
 from .errors import CONNECTION_ERRORS
-from .health import Health, HealthPoint, evaluate
+from .health import GroupHistory, Health, HealthPoint
 from .model import BrokerKind
+from .sliding_window import SlidingWindow
 
 
 class Metric(enum.StrEnum):
@@ -368,9 +368,9 @@ class _Worker:
         self.dead_letters: frozenset[str] = sampler._given_dead_letters.get(name, frozenset())
         self.discovered_at = -math.inf
         # (group, topic) -> recent (at, committed) for the consumption rate.
-        self.progress: dict[tuple[str, str], deque[tuple[float, int]]] = {}
+        self.progress: dict[tuple[str, str], SlidingWindow] = {}
         # group -> recent health points.
-        self.points: dict[str, deque[HealthPoint]] = {}
+        self.points: dict[str, GroupHistory] = {}
         # dead-letter endpoint -> its recent depths, for the inflow rate.
         self.inflow: dict[str, InflowRate] = {}
 
@@ -608,7 +608,11 @@ class _Worker:
         rates = []
         for sample in snapshot.samples:
             if sample.metric is Metric.DLQ_DEPTH:
-                inflow = self.inflow.setdefault(sample.endpoint, InflowRate())
+                inflow = self.inflow.get(sample.endpoint)
+                if inflow is None:
+                    inflow = self.inflow[sample.endpoint] = InflowRate(
+                        expected_interval=self.sampler.interval
+                    )
                 rate = inflow.add(sample.at, sample.value)
                 if rate is not None:
                     rates.append(replace(sample, metric=Metric.DLQ_INFLOW, value=rate))
@@ -618,9 +622,12 @@ class _Worker:
 
     def _judge(self, group: str, point: HealthPoint) -> Health:
         """The group's health with `point` added to its history."""
-        points = self._points(group)
-        points.append(point)
-        return evaluate(points, window=self.sampler.window)
+        history = self.points.get(group)
+        if history is None:
+            history = self.points[group] = GroupHistory(
+                self.sampler.window, expected_interval=self.sampler.interval
+            )
+        return history.add(point)
 
     def _judge_gone(self, present: set[str], now: float) -> dict[str, Health]:
         """Groups seen before and missing now: their consumers stopped for good.
@@ -630,31 +637,28 @@ class _Worker:
         health: dict[str, Health] = {}
         for gone in set(self.points) - present:
             health[gone] = self._judge(gone, HealthPoint(at=now, present=False))
-            points = self.points[gone]
-            if points[0].at < now - self.sampler.window and not any(p.present for p in points):
+            history = self.points[gone]
+            if history.oldest_at() < now - self.sampler.window and not history.ever_present():
                 del self.points[gone]
+                # Short-lived groups (a console consumer's) come and go: forget their rates.
+                for key in [k for k in self.progress if k[0] == gone]:
+                    del self.progress[key]
         return health
-
-    def _points(self, group: str) -> deque[HealthPoint]:
-        points = self.points.setdefault(group, deque())
-        # Keep one point from before the window: health needs the whole window covered.
-        cutoff = self.sampler._clock() - self.sampler.window
-        while len(points) > 1 and points[1].at <= cutoff:
-            points.popleft()
-        return points
 
     def _lag_seconds(
         self, key: tuple[str, str], now: float, committed: int, lag: int
     ) -> float | None:
         """Lag divided by the group's consumption rate over the window; None if not moving."""
-        history = self.progress.setdefault(key, deque())
-        history.append((now, committed))
-        cutoff = now - self.sampler.window
-        while len(history) > 2 and history[1][0] <= cutoff:
-            history.popleft()
+        history = self.progress.get(key)
+        if history is None:
+            history = self.progress[key] = SlidingWindow(
+                self.sampler.window, columns=1, expected_interval=self.sampler.interval
+            )
+        history.add(now, committed)
         if lag == 0:
             return 0.0
-        (first_at, first), (last_at, last) = history[0], history[-1]
+        rows = history.rows()
+        (first_at, first), (last_at, last) = rows[0], rows[-1]
         if last_at <= first_at or last <= first:
             return None
-        return lag / ((last - first) / (last_at - first_at))
+        return float(lag / ((last - first) / (last_at - first_at)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,6 +100,29 @@ def _series_label(key: Hashable) -> str:
     return f"{key.group} ({key.connection})"
 
 
+class _Trend:
+    """A series' last values for its sparkline, in a ring allocated once: kept as floats
+    in a deque, the table's trends grew the Monitor's memory for their first minutes."""
+
+    __slots__ = ("_count", "_ring")
+
+    def __init__(self, size: int) -> None:
+        self._ring = np.empty(size, dtype=np.float64)
+        self._count = 0
+
+    def add(self, value: float) -> None:
+        self._ring[self._count % len(self._ring)] = value
+        self._count += 1
+
+    def values(self) -> list[float]:
+        """Oldest first."""
+        size = len(self._ring)
+        if self._count <= size:
+            return self._ring[: self._count].tolist()
+        split = self._count % size
+        return [*self._ring[split:].tolist(), *self._ring[:split].tolist()]
+
+
 class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
     """Every watched series with its latest value; rows appended in batches by `flush`."""
 
@@ -114,7 +136,7 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
         self._rows: dict[SeriesKey, int] = {}
         self._values: dict[SeriesKey, tuple[float, float]] = {}
         self._pending: dict[SeriesKey, tuple[float, float]] = {}
-        self._trends: dict[SeriesKey, deque[float]] = {}
+        self._trends: dict[SeriesKey, _Trend] = {}
         self._stale: set[str] = set()
 
     def rows(self) -> list[SeriesKey]:
@@ -135,7 +157,8 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
 
     def role_data(self, key: SeriesKey, column: int, role: int) -> object:
         if role == SPARKLINE_ROLE and column == self.TREND_COLUMN:
-            return list(self._trends.get(key, ()))
+            trend = self._trends.get(key)
+            return trend.values() if trend is not None else []
         if role == Qt.ItemDataRole.ForegroundRole and key.connection in self._stale:
             return QBrush(_GREY)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 5):
@@ -166,8 +189,8 @@ class SeriesTableModel(ReadOnlyTableModel[SeriesKey]):
         for key, (_at, value) in pending.items():
             trend = self._trends.get(key)
             if trend is None:
-                trend = self._trends[key] = deque(maxlen=self.TREND_POINTS)
-            trend.append(value)
+                trend = self._trends[key] = _Trend(self.TREND_POINTS)
+            trend.add(value)
         if new:
             first = len(self._keys)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)

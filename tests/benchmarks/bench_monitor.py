@@ -49,9 +49,7 @@ import psutil
 import pyqtgraph as pg
 import qasync
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import DeleteGroupsRequest
 from eventdesk.connectors import sampling
 from eventdesk.connectors.metrics_store import MetricsStore
 from eventdesk.connectors.model import BrokerKind
@@ -66,7 +64,7 @@ from eventdesk.gui.main_window import MainWindow
 from eventdesk.gui.monitor_view import MonitorView
 from PySide6.QtWidgets import QApplication
 
-from tests.seed.kafka import commit_offsets, fill_topic
+from tests.seed.kafka import commit_offsets, delete_groups, fill_topic
 
 from .bench_kafka_dlq_open import StallMonitor, wait_until
 from .report import Row, print_table
@@ -90,18 +88,6 @@ def group_names(count: int) -> list[str]:
 
 
 # -- set-up and clean-up ----------------------------------------------------------------
-
-
-async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> None:
-    """aiokafka's admin has no delete_consumer_groups: send DeleteGroups ourselves."""
-    if not groups:
-        return
-    coordinator = await admin.find_coordinator(groups[0])  # one node: it coordinates all
-    response = await admin._send_request(DeleteGroupsRequest(groups), coordinator)
-    for group, code in response.results:
-        error = kafka_errors.for_code(code)
-        if code and error is not kafka_errors.GroupIdNotFoundError:
-            raise error(f"cannot delete consumer group {group}")
 
 
 async def clean_up() -> None:

@@ -24,7 +24,7 @@ from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import RabbitMQSettings, SqsSettings
 from tests.connectors.snapshots import first_snapshot
-from tests.seed.kafka import commit_offsets, create_topic
+from tests.seed.kafka import commit_offsets, create_topic, delete_groups
 
 # -- helpers ---------------------------------------------------------------------------
 
@@ -215,6 +215,35 @@ async def test_a_joined_consumer_that_stops_committing_is_stalled(
         assert stalled.group_states[group] == "Stable"
     finally:
         await consumer.stop()
+
+
+@pytest.mark.kafka
+async def test_a_group_that_vanishes_is_stopped_then_forgotten(
+    kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
+) -> None:
+    topic, group = await _lagging_group(kafka_bootstrap, unique_name, {0: 10}, {0: 4})
+    async with Sampler(
+        {"local": lambda: KafkaConnector(kafka_bootstrap)},
+        interval=0.25,
+        window=1.5,
+        dead_letters={"local": ()},
+    ) as sampler:
+        seen = await first_snapshot(sampler, lambda s: group in s.health)
+        assert seen.value(Metric.LAG, topic, group=group) == 6
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await delete_groups(admin, [group])
+        finally:
+            await admin.close()
+        gone = await first_snapshot(
+            sampler, lambda s: s.health[group].state is not HealthState.OK, timeout=10
+        )
+        assert gone.health[group].state is HealthState.STOPPED, gone.health[group]
+        assert "group is gone" in gone.health[group].reason
+        assert gone.value(Metric.LAG, topic, group=group) is None
+        # Missing for a whole window: no longer reported at all.
+        await first_snapshot(sampler, lambda s: group not in s.health, timeout=10)
 
 
 @pytest.mark.kafka

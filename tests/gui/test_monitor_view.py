@@ -68,6 +68,23 @@ def test_series_buffer_keeps_the_newest_points_when_full():
     assert np.all(np.diff(buffer.x) > 0)
 
 
+def test_series_table_trend_keeps_the_last_values_oldest_first(qapp):
+    model = SeriesTableModel()
+    key = SeriesKey("c", "orders", "billing", None, Metric.LAG)
+
+    def trend() -> list[float]:
+        return model.index(0, SeriesTableModel.TREND_COLUMN).data(SPARKLINE_ROLE)
+
+    for value in range(3):
+        model.update(key, float(value), float(value))
+        model.flush()
+    assert trend() == [0.0, 1.0, 2.0]
+    for value in range(3, 150):
+        model.update(key, float(value), float(value))
+        model.flush()
+    assert trend() == [float(v) for v in range(150 - SeriesTableModel.TREND_POINTS, 150)]
+
+
 @pytest.mark.kafka
 def test_monitor_charts_lag_falls_on_commit_and_shows_a_dead_connection_unreachable(
     driver: LoopDriver,

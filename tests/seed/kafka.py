@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from .orders import order
 
@@ -463,6 +464,18 @@ async def commit_offsets(bootstrap: str, group: str, topic: str, offsets: dict[i
         await consumer.commit(tps)
     finally:
         await consumer.stop()
+
+
+async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> None:
+    """aiokafka's admin has no delete_consumer_groups: send DeleteGroups ourselves."""
+    if not groups:
+        return
+    coordinator = await admin.find_coordinator(groups[0])  # one node: it coordinates all
+    response = await admin._send_request(DeleteGroupsRequest(groups), coordinator)
+    for group, code in response.results:
+        error = kafka_errors.for_code(code)
+        if code and error is not kafka_errors.GroupIdNotFoundError:
+            raise error(f"cannot delete consumer group {group}")
 
 
 async def read_committed(bootstrap: str, topic: str, *, timeout: float = 60) -> list:
