@@ -888,6 +888,8 @@ class KafkaConnector(Connector):
         counts = {}
         ledger = self._review_ledger()
         for topic, partitions in reviewed.items():
+            if any(TopicPartition(topic, p) not in ranges for p in partitions):
+                continue  # deleted or without a leader since it was listed: count unknown
             states = await ledger.read(topic, partitions)
             total = 0
             for p in partitions:

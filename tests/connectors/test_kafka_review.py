@@ -248,3 +248,25 @@ async def test_an_offset_read_left_unanswered_is_asked_again(
     monkeypatch.setattr(ledger, "_ask", first_unanswered)
     assert await asyncio.wait_for(ledger.read(dlq, [0], stable=True), 5) == {0: HandledState()}
     assert asks == [True, True]
+
+
+async def test_a_reviewed_dlq_deleted_after_the_listing_is_left_out_of_the_counts(
+    connector: KafkaConnector, kafka_bootstrap: str, dlt: tuple[str, str]
+) -> None:
+    topic, source = dlt
+    async with connector.browse(topic) as browser:
+        letters = (await all_pages(browser))[:2]
+        outcomes = await connector.send_and_settle(source, _outgoing(letters), browser, letters)
+    assert all(o.ok for o in outcomes)
+    assert await connector._unhandled_counts({topic: [0]}) == {topic: 28}
+    # Deleted between the listing and the count (a test's clean-up did this beside an open
+    # window): the listing went on failing with a KeyError for it.
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+    # The connector's metadata has caught up with the deletion, its listing has not.
+    await connector._clients()[1]._client.force_metadata_update()
+    assert await connector._unhandled_counts({topic: [0]}) == {}
