@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QPen, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .chart_legend import ChartLegend
 
@@ -30,6 +30,22 @@ STALE_COLOR = "#9e9e9e"
 # pyqtgraph's default: points further off screen than this many view heights are clamped
 # (Qt fails to paint huge coordinates when zoomed in far).
 _RANGE_LIMIT = 1e6
+# While following, the time axis slides in steps of this share of the window (10 s of
+# 5 minutes), and the value axis ends at a round number, changed only when the data
+# outgrow it or fall well below it. An axis whose range stays put keeps its drawing
+# cached; drawing both axes' text and grid again on every round was about half of a
+# chart's redraw and paint (tests/benchmarks/RESULTS.md, Monitor, eleventh round).
+FOLLOW_STEPS = 30
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of
+    ten) that is at least `value`; 1 at the least."""
+    if value <= 1.0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(next(n * power for n in _NICE if n * power >= value))
 
 
 class SeriesBuffer:
@@ -155,9 +171,6 @@ class LagChartWidget(QWidget):
         # auto: decimate each curve to about the plot's pixel width (min/max per pixel).
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
-        # Until the first samples: the window's times, not "00.100 … 00.900" (epoch 0).
-        now = time.time()
-        self.plot.setXRange(now - self.window, now, padding=0.02)
         for name in ("left", "bottom"):
             axis = self.plot.getAxis(name)
             axis.setPen("#666")
@@ -166,6 +179,12 @@ class LagChartWidget(QWidget):
             # finest level's grid lines are barely visible, yet drawing them was a third
             # of each paint (the left axis 6 ms of 15 here).
             axis.setStyle(maxTickLevel=1)
+            # Drawn once per range, then copied: see FOLLOW_STEPS.
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.plot.disableAutoRange()
+        self._followed: tuple[float, float, float] | None = None  # (left, right, top) set
+        # Until the first samples: the window's times, not "00.100 … 00.900" (epoch 0).
+        self._follow(time.time())
 
         self._vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
         self._vline.hide()
@@ -308,6 +327,7 @@ class LagChartWidget(QWidget):
         if not self.follow:
             self.follow = True
             self._apply_range_limit()
+        self._followed = None
         self._dirty = True
 
     def set_paused(self, paused: bool) -> None:
@@ -358,12 +378,35 @@ class LagChartWidget(QWidget):
                 item.setData(buffer.x, buffer.y)
         self.redraws += 1
         if self.follow:
-            now = time.time()
-            self.plot.setXRange(now - self.window, now, padding=0.02)
-            self.plot.enableAutoRange(axis="y")
+            self._follow(time.time())
+
+    def _follow(self, now: float) -> None:
+        """Show the last `window` seconds up to `now`, and every shown value in them; the
+        ranges change only in steps (FOLLOW_STEPS)."""
+        step = self.window / FOLLOW_STEPS
+        right = (now // step + 1) * step
+        left = right - step - self.window
+        peak = self._peak_since(left)
+        top = self._followed[2] if self._followed is not None else 0.0
+        if peak is not None and (peak * 1.05 > top or peak < 0.5 * top):
+            top = nice_ceiling(peak * 1.1)
+        if self._followed != (left, right, top):
+            self._followed = (left, right, top)
+            self.plot.setRange(xRange=(left, right), yRange=(0, top or 1.0), padding=0)
+
+    def _peak_since(self, start: float) -> float | None:
+        """The highest value of the shown series at or after `start`; None if none."""
+        peaks = []
+        for key in self._shown:
+            buffer = self._buffers.get(key)
+            if buffer is not None and len(buffer):
+                first = int(np.searchsorted(buffer.x, start))
+                if first < len(buffer):
+                    peaks.append(float(buffer.y[first:].max()))
+        return max(peaks, default=None)
 
     def _range_limit(self) -> float | None:
-        # While following, the y axis is autoranged to the data, so no point is off
+        # While following, the y axis is fitted to the data, so no point is off
         # screen; the limit would only redo every curve on each y change (about half of a
         # redraw tick with 50 curves: tests/benchmarks/RESULTS.md, Monitor).
         return None if self.follow else _RANGE_LIMIT

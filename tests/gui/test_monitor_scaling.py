@@ -17,10 +17,12 @@ from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
 from eventdesk.gui.lag_chart_widget import (
+    FOLLOW_STEPS,
     REDRAW_MS,
     STALE_COLOR,
     LagChartWidget,
     SeriesBuffer,
+    nice_ceiling,
 )
 from eventdesk.gui.monitor_view import group_key, summarize_round
 from PySide6.QtCore import Qt
@@ -216,6 +218,57 @@ def test_curves_get_a_pen_once_and_a_new_one_only_when_it_changes(qtbot):
     chart.show_keys(["d", "a", "b", "c"])  # a new order: every colour moves
     assert sorted(pens_set[2:]) == keys
     assert chart.curve("d").opts["pen"].color().name() == colours["a"]
+
+
+def test_nice_ceiling_rounds_up_to_a_round_number():
+    values = (0, 0.5, 1, 1.1, 1.3, 2.2, 3.5, 7, 10, 11, 4_100, 9_000, 26_000)
+    assert [nice_ceiling(v) for v in values] == [
+        1,
+        1,
+        1,
+        1.2,
+        1.5,
+        2.5,
+        4,
+        8,
+        10,
+        12,
+        5_000,
+        10_000,
+        30_000,
+    ]
+
+
+def test_a_followed_chart_moves_its_axes_in_steps_not_every_round(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    step = chart.window / FOLLOW_STEPS
+    start = 1_700_000_000.0 - 1_700_000_000.0 % step  # a step boundary
+    chart.show_keys(["a"])
+
+    def ranges():
+        (left, right), (bottom, top) = chart.plot.viewRange()
+        return round(left, 3), round(right, 3), bottom, top
+
+    chart.append("a", start + 1, 4_100)
+    chart._follow(start + 1)
+    first = ranges()
+    # The last window, up to the next step, and a round number above the values.
+    assert first == (round(start - chart.window, 3), start + step, 0, 5_000)
+    # Later in the same step, values moving a little: nothing moves.
+    for at, value in ((start + 3, 4_200), (start + 5, 3_900), (start + 7, 4_400)):
+        chart.append("a", at, value)
+        chart._follow(at)
+        assert ranges() == first
+    # The next step slides the time axis by one step; a value above the top raises it.
+    chart.append("a", start + step + 1, 6_000)
+    chart._follow(start + step + 1)
+    assert ranges() == (first[0] + step, first[1] + step, 0, 8_000)
+    # Values falling far below the top, once the high ones left the window: it comes down.
+    later = start + chart.window + 2 * step + 1
+    chart.append("a", later, 300)
+    chart._follow(later)
+    assert ranges()[3] == 400
 
 
 def test_charts_shown_together_paint_their_first_frame_in_turns(qtbot):
