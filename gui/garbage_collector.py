@@ -9,17 +9,33 @@ pyqtgraph ships the same remedy (pyqtgraph.util.garbage_collector).
 from __future__ import annotations
 
 import gc
+import time
 
 from PySide6.QtCore import QObject, QTimer
 
 # When the app settles what start-up made (see GuiThreadGarbageCollector.start): after the
 # window is up and its first listings are in.
 STARTUP_SETTLE_MS = 5000
+# A full collection at least this often. Counted as gc counts them, full collections come
+# after a hundred young ones, and young ones only when tracked objects outnumber those
+# freed by 700: a steady app rarely gets there, so cycles that outlived two young
+# collections (aiokafka's partition states from each listing's peek, asyncio's failed
+# futures) waited for minutes and the Monitor's memory crept up (RESULTS.md, Monitor).
+# With start-up frozen (settle_start_up), a full collection walks only what came after.
+FULL_EVERY_S = 60.0
 
 
 class GuiThreadGarbageCollector(QObject):
-    def __init__(self, parent: QObject | None = None, *, interval_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        interval_ms: int = 1000,
+        full_every_s: float = FULL_EVERY_S,
+    ) -> None:
         super().__init__(parent)
+        self._full_every_s = full_every_s
+        self._last_full = time.monotonic()
         self._thresholds = gc.get_threshold()
         self._was_enabled = gc.isenabled()
         self._timer = QTimer(self)
@@ -49,13 +65,20 @@ class GuiThreadGarbageCollector(QObject):
             gc.enable()
 
     def collect_if_due(self) -> int:
-        """Collects the generations whose counts passed their thresholds, as gc would."""
+        """Collects the generations whose counts passed their thresholds, as gc would,
+        and all of them once `full_every_s` has passed since the last full collection."""
+        now = time.monotonic()
+        if now - self._last_full >= self._full_every_s:
+            self._last_full = now
+            return gc.collect(2)
         counts = gc.get_count()
         found = 0
         for generation in range(3):
             if counts[generation] <= self._thresholds[generation]:
                 break
             found = gc.collect(generation)
+            if generation == 2:
+                self._last_full = now
         return found
 
 

@@ -36,6 +36,27 @@ def test_cycles_are_collected_by_the_gui_thread_timer(driver: LoopDriver):
     assert gc.isenabled() == enabled_before
 
 
+def test_a_cycle_that_reached_the_oldest_generation_is_freed_by_the_timed_full_collection(
+    driver: LoopDriver,
+):
+    class Node:
+        me: object = None
+
+    collector = GuiThreadGarbageCollector(interval_ms=10, full_every_s=0.2)
+    collector.start()
+    try:
+        freed: list[bool] = []
+        probe = Node()
+        probe.me = probe
+        weakref.finalize(probe, freed.append, True)
+        gc.collect(1)  # survives the young generations while still held: now it is old
+        del probe
+        # No allocations cross a threshold meanwhile: only the timed full collection runs.
+        driver.until(lambda: freed == [True], timeout=5, message="the full collection")
+    finally:
+        collector.stop()
+
+
 def test_qt_calls_keep_the_references_they_hand_out():
     """PySide6 6.12 on Python 3.11 drops a reference to None/True per emit or parent() and
     aborts the process after a few thousand; pyproject pins PySide6 < 6.12 there."""
