@@ -213,17 +213,10 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def drop_kafka_test_topics(unique_name: str, kafka_bootstrap: str) -> AsyncIterator[None]:
     """Delete the topics a test made (named from unique_name): listings read the shared broker."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tests.seed.kafka import delete_topics
 
     yield
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(unique_name)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    await delete_topics(kafka_bootstrap, prefix=unique_name)
 
 
 # --- NATS NKey users and a private server that admits only one (tests/nats_nkeys.py) ---

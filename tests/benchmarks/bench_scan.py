@@ -21,12 +21,11 @@ import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.errors import EndpointNotFound
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.search import SCAN_PAGE_SIZE, SearchQuery, compile_query, scan
 
-from tests.seed.kafka import create_topic
+from tests.seed.kafka import create_topic, delete_topics
 
 from .library_floor import confluent_scan
 from .report import Row, kcat_read, print_table
@@ -140,12 +139,7 @@ async def ensure_topic(count: int) -> None:
 
 
 async def delete_topic() -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="eventdesk-bench")
-    await admin.start()
-    try:
-        await admin.delete_topics([TOPIC])
-    finally:
-        await admin.close()
+    await delete_topics(BOOTSTRAP, [TOPIC])
 
 
 def kcat_read_all(count: int) -> float | None:

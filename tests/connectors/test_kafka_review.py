@@ -24,7 +24,7 @@ from eventdesk.connectors.kafka_review import (
 from eventdesk.connectors.model import Message, Outgoing
 
 from tests.connectors.pages import all_pages
-from tests.seed.kafka import create_topic, fill_topic, read_committed
+from tests.seed.kafka import create_topic, delete_topics, fill_topic, read_committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.usefixtures("drop_kafka_test_topics")]
 
@@ -172,12 +172,7 @@ async def test_await_visible_gives_up_in_time_when_the_commit_cannot_show(
         outcomes = await connector.send_and_settle(source, _outgoing(letters), browser, letters)
         assert all(o.ok for o in outcomes)
         # Deleting the DLT deletes the group's offsets for it: the commit can never show.
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([dlq])
-        finally:
-            await admin.close()
+        await delete_topics(kafka_bootstrap, [dlq])
         deadline = time.monotonic() + 30
         while await _group_commit(kafka_bootstrap, dlq) != HandledState():
             assert time.monotonic() < deadline, "the group kept the deleted topic's offsets"
@@ -261,12 +256,7 @@ async def test_a_reviewed_dlq_deleted_after_the_listing_is_left_out_of_the_count
     assert await connector._unhandled_counts({topic: [0]}) == {topic: 28}
     # Deleted between the listing and the count (a test's clean-up did this beside an open
     # window): the listing went on failing with a KeyError for it.
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
+    await delete_topics(kafka_bootstrap, [topic])
     # The connector's metadata has caught up with the deletion, its listing has not.
     await connector._clients()[1]._client.force_metadata_update()
     assert await connector._unhandled_counts({topic: [0]}) == {}

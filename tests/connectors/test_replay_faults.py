@@ -25,7 +25,6 @@ from collections.abc import Iterator
 import aio_pika
 import boto3
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors import cli
 from eventdesk.connectors.journal import Journal
 from eventdesk.connectors.kafka import KafkaConnector
@@ -41,7 +40,7 @@ from eventdesk.connectors.replay import (
 from eventdesk.connectors.sqs import SqsConnector
 
 from tests.conftest import BROKERS, RabbitMQSettings, SqsSettings
-from tests.seed.kafka import create_topic, fill_topic, read_committed
+from tests.seed.kafka import create_topic, delete_topics, fill_topic, read_committed
 from tests.seed.rabbitmq import fill_dead_letter_queue
 from tests.seed.sqs import fill_queue
 
@@ -151,12 +150,7 @@ def kafka_topics(kafka_bootstrap: str, unique_name: str) -> Iterator[tuple[str, 
     yield source, f"{source}.DLT"
 
     async def delete() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([source, f"{source}.DLT"])
-        finally:
-            await admin.close()
+        await delete_topics(kafka_bootstrap, [source, f"{source}.DLT"])
 
     asyncio.run(delete())
 

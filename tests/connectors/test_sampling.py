@@ -7,7 +7,6 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import aio_pika
 import boto3
@@ -42,16 +41,8 @@ async def _produce(bootstrap: str, topic: str, per_partition: dict[int, int]) ->
 
 
 @pytest.fixture
-async def kafka_cleanup(kafka_bootstrap: str, unique_name: str) -> AsyncIterator[None]:
-    yield
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(unique_name)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+async def kafka_cleanup(drop_kafka_test_topics: None) -> None:
+    """The topics a test made go afterwards (tests/conftest.py)."""
 
 
 def _free_port() -> int:
@@ -176,6 +167,16 @@ async def test_kafka_lag_is_exact_and_falls_when_the_group_commits(
     assert samples and samples[-1] is sampler.latest("local")
 
 
+def _quick_sampler(bootstrap: str) -> Sampler:
+    """Kafka sampled every 0.25 s and judged over 1.5 s: health changes within seconds."""
+    return Sampler(
+        {"local": lambda: KafkaConnector(bootstrap)},
+        interval=0.25,
+        window=1.5,
+        dead_letters={"local": ()},
+    )
+
+
 @pytest.mark.kafka
 async def test_a_joined_consumer_that_stops_committing_is_stalled(
     kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
@@ -198,12 +199,7 @@ async def test_a_joined_consumer_that_stops_committing_is_stalled(
                 pass
         await consumer.commit({TopicPartition(topic, 0): 5})
         # From here it stays joined (heartbeats go on) but never commits again.
-        async with Sampler(
-            {"local": lambda: KafkaConnector(kafka_bootstrap)},
-            interval=0.25,
-            window=1.5,
-            dead_letters={"local": ()},
-        ) as sampler:
+        async with _quick_sampler(kafka_bootstrap) as sampler:
             first = await first_snapshot(sampler, lambda s: group in s.health)
             assert first.health[group].state is HealthState.OK
             stalled = await first_snapshot(
@@ -222,12 +218,7 @@ async def test_a_group_that_vanishes_is_stopped_then_forgotten(
     kafka_bootstrap: str, unique_name: str, kafka_cleanup: None
 ) -> None:
     topic, group = await _lagging_group(kafka_bootstrap, unique_name, {0: 10}, {0: 4})
-    async with Sampler(
-        {"local": lambda: KafkaConnector(kafka_bootstrap)},
-        interval=0.25,
-        window=1.5,
-        dead_letters={"local": ()},
-    ) as sampler:
+    async with _quick_sampler(kafka_bootstrap) as sampler:
         seen = await first_snapshot(sampler, lambda s: group in s.health)
         assert seen.value(Metric.LAG, topic, group=group) == 6
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)

@@ -18,7 +18,6 @@ import boto3
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.failure_groups import failure_signature
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.model import Message
@@ -40,7 +39,7 @@ from eventdesk.connectors.sqs import SqsConnector
 from google.protobuf import json_format, message_factory
 
 from tests.conftest import RabbitMQSettings
-from tests.seed.kafka import fill_topic
+from tests.seed.kafka import delete_topics, fill_topic
 from tests.seed.orders import order
 from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
 from tests.seed.sqs import fill_queue, queue_counts
@@ -109,12 +108,7 @@ async def big_dlt(kafka_bootstrap: str) -> AsyncIterator[BigDlt]:
             await _produce(kafka_bootstrap, topic, _specials(run))
         yield BigDlt(topic, specials)
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
+        await delete_topics(kafka_bootstrap, [topic])
 
 
 async def _search(

@@ -12,7 +12,6 @@ import random
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.errors import EventdeskError
 from eventdesk.connectors.kafka import KafkaConnector
 from eventdesk.connectors.kafka_scan import READ_AHEAD_CHUNKS, KafkaBulkScan
@@ -25,7 +24,7 @@ from eventdesk.connectors.search import (
     scan,
 )
 
-from tests.seed.kafka import create_topic, fill_topic
+from tests.seed.kafka import create_topic, delete_topics, fill_topic
 
 # (key, body, matches "status == 'réjected'")
 _TRICKY = [
@@ -223,12 +222,7 @@ async def test_a_topic_deleted_under_the_scan_gives_an_error_with_a_hint(
     async with KafkaConnector(kafka_bootstrap) as kafka:
         browser = kafka.browse(topic, page_size=100)
         await browser._open()  # the offsets are known; then the topic goes
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            await admin.delete_topics([topic])
-        finally:
-            await admin.close()
+        await delete_topics(kafka_bootstrap, [topic])
         search = SearchBrowser(browser, compile_query(SearchQuery(text="ORD-")))
         search._bulk = KafkaBulkScan(browser, search.matcher)  # what a fresh browser gets
         with pytest.raises(EventdeskError) as caught:

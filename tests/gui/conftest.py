@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 import boto3
 import pytest
 import shiboken6
-from aiokafka.admin import AIOKafkaAdminClient
 from eventdesk.connectors.model import BrokerKind
 from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.secrets import SecretStore
@@ -23,6 +22,7 @@ from eventdesk.gui.connection_dialog import ConnectionDialog
 from eventdesk.gui.connection_tree_model import ConnectionState
 from eventdesk.gui.main_window import MainWindow
 
+from tests.seed.kafka import delete_topics
 from tests.seed.rabbitmq import remove_seed, seed_rabbitmq
 
 from .fakes import DictKeyring
@@ -207,16 +207,7 @@ def kafka_topics(kafka_bootstrap: str, driver: LoopDriver) -> Iterator[list[str]
     topics: list[str] = []
     yield topics
     if topics:
-
-        async def delete() -> None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            await admin.start()
-            try:
-                await admin.delete_topics(topics)
-            finally:
-                await admin.close()
-
-        driver.run(delete(), timeout=60)
+        driver.run(delete_topics(kafka_bootstrap, topics), timeout=60)
 
 
 @pytest.fixture

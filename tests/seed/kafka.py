@@ -466,6 +466,20 @@ async def commit_offsets(bootstrap: str, group: str, topic: str, offsets: dict[i
         await consumer.stop()
 
 
+async def delete_topics(bootstrap: str, names: Sequence[str] = (), *, prefix: str = "") -> None:
+    """Delete `names`, and with `prefix` every topic whose name starts with it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="eventdesk-seed")
+    await admin.start()
+    try:
+        doomed = list(names)
+        if prefix:
+            doomed += [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 async def delete_groups(admin: AIOKafkaAdminClient, groups: list[str]) -> None:
     """aiokafka's admin has no delete_consumer_groups: send DeleteGroups ourselves."""
     if not groups:
