@@ -52,9 +52,6 @@ class GroupHistory:
         self.window = window
         self._rows = SlidingWindow(window, columns=5, expected_interval=expected_interval)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def add(self, point: HealthPoint) -> Health:
         """The group's health with `point` added."""
         self._rows.add(
