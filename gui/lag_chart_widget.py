@@ -2,7 +2,8 @@
 
 Shaped after pyqtgraph's `examples/scrollingPlots.py`: samples go into preallocated numpy
 buffers and only a timer calls `setData`, so a burst of samples costs one redraw; a hidden
-chart does not redraw, and curves are clipped to the view and decimated to its pixels.
+chart does not redraw. Each curve is given only the points in view, decimated to the
+plot's pixels (`visible_points`), so a change of the view's range alone redoes no curve.
 """
 
 from __future__ import annotations
@@ -37,6 +38,30 @@ _RANGE_LIMIT = 1e6
 # chart's redraw and paint (tests/benchmarks/RESULTS.md, Monitor, eleventh round).
 FOLLOW_STEPS = 30
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def visible_points(
+    x: np.ndarray, y: np.ndarray, left: float, right: float, bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a time-ordered series from `left` to `right`, with one more on each
+    side so that the line runs to the plot's edges, decimated to about `bins` pairs when
+    there are more than twice as many: each bin's highest and lowest value (pyqtgraph's
+    "peak" mode), so a spike one sample wide still shows. The newest points are kept as
+    they are, so the line ends at the latest value."""
+    first = max(int(np.searchsorted(x, left)) - 1, 0)
+    end = min(int(np.searchsorted(x, right, side="right")) + 1, len(x))
+    x, y = x[first:end], y[first:end]
+    if bins < 1 or len(x) <= 2 * bins:
+        return x, y
+    per_bin = -(-len(x) // bins)
+    whole = (len(x) - 1) // per_bin  # the last point is never in a bin
+    binned = y[: whole * per_bin].reshape(whole, per_bin)
+    peaks = np.empty((whole, 2))
+    peaks[:, 0] = binned.max(axis=1)
+    peaks[:, 1] = binned.min(axis=1)
+    at = np.repeat(x[per_bin // 2 : whole * per_bin : per_bin], 2)
+    rest = slice(whole * per_bin, None)
+    return np.concatenate((at, x[rest])), np.concatenate((peaks.ravel(), y[rest]))
 
 
 def nice_ceiling(value: float) -> float:
@@ -122,7 +147,8 @@ class LagChartWidget(QWidget):
 
     `append` only writes to a buffer and marks the chart dirty; the redraw timer does
     the rest. While `follow` is on, the x range slides to the last `window` seconds;
-    a manual pan or zoom turns it off until a window preset is chosen again.
+    a manual pan or zoom turns it off until a window preset is chosen again. Paused,
+    it draws nothing newer than the moment it was paused, wherever the view goes.
     """
 
     # When any chart last redrew (time.monotonic): charts take turns.
@@ -136,9 +162,14 @@ class LagChartWidget(QWidget):
         *,
         label: Callable[[Hashable], str] = str,
         y_label: str = "messages",
+        step_phase: float = 0.0,
         parent: QWidget | None = None,
     ) -> None:
+        """`step_phase`: where in each step (0 to 1) this chart's time axis moves. Charts
+        shown together move theirs at different times: a moved axis is drawn anew, and
+        three at once were the Monitor's longest stalls (RESULTS.md, twelfth round)."""
         super().__init__(parent)
+        self._step_phase = step_phase
         self._label = label
         self._buffers: dict[Hashable, SeriesBuffer] = {}
         self._curves: dict[Hashable, pg.PlotDataItem] = {}
@@ -149,7 +180,10 @@ class LagChartWidget(QWidget):
         self._shown_set: set[Hashable] = set()
         self._stale: set[Hashable] = set()
         self._dirty = False
-        self._paused = False
+        self._paused_at: float | None = None  # time.time() when paused
+        # The plot's width at the last redraw if a curve got fewer points than its buffer
+        # holds (clipped or decimated); 0 if none did.
+        self._bins = 0
         self.window = 300.0
         self.follow = True
         self.redraws = 0  # how many times setData ran; tests and benchmarks read it
@@ -167,10 +201,10 @@ class LagChartWidget(QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getViewBox().setLimits(yMin=0)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setClipToView(True)
-        # auto: decimate each curve to about the plot's pixel width (min/max per pixel).
-        self.plot.setDownsampling(auto=True, mode="peak")
-        self.plot.getViewBox().sigRangeChangedManually.connect(self._on_view_range_manually)
+        view_box = self.plot.getViewBox()
+        view_box.sigRangeChangedManually.connect(self._on_view_range_manually)
+        view_box.sigXRangeChanged.connect(self._on_x_range_changed)
+        view_box.sigResized.connect(self._on_view_resized)
         for name in ("left", "bottom"):
             axis = self.plot.getAxis(name)
             axis.setPen("#666")
@@ -236,7 +270,7 @@ class LagChartWidget(QWidget):
         if buffer is None:
             buffer = self._buffers[key] = SeriesBuffer()
         buffer.append(at, value)
-        if key in self._shown_set:
+        if key in self._shown_set and self._paused_at is None:
             self._dirty = True
 
     def extend(self, key: Hashable, xs: np.ndarray, ys: np.ndarray) -> None:
@@ -245,7 +279,7 @@ class LagChartWidget(QWidget):
         if buffer is None:
             buffer = self._buffers[key] = SeriesBuffer()
         buffer.extend(xs, ys)
-        if key in self._shown_set:
+        if key in self._shown_set and self._paused_at is None:
             self._dirty = True
 
     def forget(self, keys: Iterable[Hashable]) -> None:
@@ -294,8 +328,6 @@ class LagChartWidget(QWidget):
             self._curves[key] = self.plot.plot(
                 pen=_pen(spec),
                 dynamicRangeLimit=self._range_limit(),
-                # Peak mode keeps a min and a max per bin: one bin per pixel, not 5.
-                autoDownsampleFactor=1.0,
                 skipFiniteCheck=True,  # samples are counts and rates, never NaN
             )
         made = len(missing[:_CURVES_PER_TURN])
@@ -331,7 +363,7 @@ class LagChartWidget(QWidget):
         self._dirty = True
 
     def set_paused(self, paused: bool) -> None:
-        self._paused = paused
+        self._paused_at = time.time() if paused else None
         if not paused:
             self._dirty = True
 
@@ -361,7 +393,7 @@ class LagChartWidget(QWidget):
 
     def _on_timer_timeout(self) -> None:
         # Hidden (another tab, or the view not open): stay dirty, redraw once seen again.
-        if not self._dirty or self._paused or not self.isVisible():
+        if not self._dirty or not self.isVisible():
             return
         # One chart per turn: charts dirtied by the same round would all repaint in one
         # paint pass (their axes are ~10-20 ms each), one long stall. The others stay
@@ -372,19 +404,37 @@ class LagChartWidget(QWidget):
         LagChartWidget._last_redraw_at = now
         self._add_curves()
         self._dirty = len(self._curves) < len(self._shown)  # more curves to add next turn
+        if self.follow and self._paused_at is None:
+            self._follow(time.time())
+        left, right = self._drawn_span()
+        bins = max(int(self.plot.getViewBox().width()), 1)
+        self._bins = 0
         for key, item in self._curves.items():
             buffer = self._buffers.get(key)
             if buffer is not None:
-                item.setData(buffer.x, buffer.y)
+                x, y = visible_points(buffer.x, buffer.y, left, right, bins)
+                if len(x) < len(buffer):
+                    self._bins = bins
+                item.setData(x, y)
         self.redraws += 1
-        if self.follow:
-            self._follow(time.time())
+
+    def _drawn_span(self) -> tuple[float, float]:
+        """The times whose points the curves are given: the view, and while not following
+        half a view more on each side, so that a pan shows points before the next redraw
+        has caught up; paused, nothing after the pause."""
+        left, right = self.plot.getViewBox().viewRange()[0]
+        if not self.follow:
+            margin = (right - left) / 2
+            left, right = left - margin, right + margin
+        if self._paused_at is not None:
+            right = min(right, self._paused_at)
+        return left, right
 
     def _follow(self, now: float) -> None:
         """Show the last `window` seconds up to `now`, and every shown value in them; the
         ranges change only in steps (FOLLOW_STEPS)."""
         step = self.window / FOLLOW_STEPS
-        right = (now // step + 1) * step
+        right = ((now / step - self._step_phase) // 1 + 1 + self._step_phase) * step
         left = right - step - self.window
         peak = self._peak_since(left)
         top = self._followed[2] if self._followed is not None else 0.0
@@ -419,6 +469,17 @@ class LagChartWidget(QWidget):
         if self.follow:
             self.follow = False
             self._apply_range_limit()
+        self._dirty = True  # the curves hold only the points that were in view
+
+    def _on_view_resized(self, *_args: object) -> None:
+        # Curves decimated for a narrower plot look coarse once it is wider.
+        if self._bins and self.plot.getViewBox().width() > 1.5 * self._bins:
+            self._dirty = True
+
+    def _on_x_range_changed(self, *_args: object) -> None:
+        # While following, the redraw that moved the range gives the curves their points.
+        if not self.follow:
+            self._dirty = True
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         if not self.plot.sceneBoundingRect().contains(pos):

@@ -340,9 +340,14 @@ class MonitorView(QWidget, TaskOwner):
         self.groups_hint.setWordWrap(True)
 
         self.lag_chart = LagChartWidget("Consumer group lag", label=_series_label, parent=self)
-        self.dlq_chart = LagChartWidget("Dead-letter depth", label=_series_label, parent=self)
+        self.dlq_chart = LagChartWidget(
+            "Dead-letter depth", label=_series_label, step_phase=1 / 3, parent=self
+        )
         self.inflow_chart = LagChartWidget(
-            "Dead-letter inflow (messages/min)", label=_series_label, parent=self
+            "Dead-letter inflow (messages/min)",
+            label=_series_label,
+            step_phase=2 / 3,
+            parent=self,
         )
         self.alert_log = AlertLogWidget(self)
 

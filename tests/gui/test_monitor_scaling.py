@@ -23,6 +23,7 @@ from eventdesk.gui.lag_chart_widget import (
     LagChartWidget,
     SeriesBuffer,
     nice_ceiling,
+    visible_points,
 )
 from eventdesk.gui.monitor_view import group_key, summarize_round
 from PySide6.QtCore import Qt
@@ -269,6 +270,86 @@ def test_a_followed_chart_moves_its_axes_in_steps_not_every_round(qtbot):
     chart.append("a", later, 300)
     chart._follow(later)
     assert ranges()[3] == 400
+
+
+def test_visible_points_keep_the_view_one_point_beyond_it_and_every_peak():
+    x = np.arange(100.0)
+    y = np.arange(100.0) * 10
+    xs, ys = visible_points(x, y, 20.5, 30.5, bins=50)
+    assert list(xs) == list(np.arange(20.0, 32.0))  # one point past each edge
+    assert list(ys) == list(xs * 10)
+    assert len(visible_points(x, y, 200, 300, bins=50)[0]) == 1  # the last, up to the edge
+
+    # 10,000 points into 100 bins: a min and a max per bin, spikes one sample wide kept,
+    # the newest point last as it was.
+    x = np.arange(10_000.0)
+    y = np.zeros(10_000)
+    y[4_321] = 500.0
+    y[-1] = 7.0
+    xs, ys = visible_points(x, y, 0, 10_000, bins=100)
+    assert len(xs) <= 2 * 100 + 100
+    assert ys.max() == 500.0 and ys[-1] == 7.0 and xs[-1] == 9_999.0
+    assert np.all(np.diff(xs) >= 0)
+
+
+def test_the_curves_hold_the_view_and_follow_a_pan_but_not_past_a_pause(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.resize(600, 300)
+    chart.show()
+    now = time.time()
+    # An hour of history at 2 s: the 5-minute window draws only its own points.
+    chart.extend("a", now - 3_600 + np.arange(1_800) * 2.0, np.arange(1_800.0))
+    chart.show_keys(["a"])
+    qtbot.waitUntil(lambda: chart.redraws >= 1, timeout=2000)
+    x, _y = chart.curve("a").getData()
+    assert x[0] >= now - chart.window - 2 * chart.window / FOLLOW_STEPS - 2
+    assert 150 <= len(x) <= 170
+
+    # A move of the range alone (the time axis's step) redoes no curve: that was half of
+    # a step's redraw, each curve clipped and decimated once for the new data and again
+    # for the new range.
+    curve = chart.curve("a")
+    redone = []
+    curve.updateItems = lambda *args, **kwargs: redone.append(args)
+    left, right = chart.plot.viewRange()[0]
+    chart.plot.setXRange(left + 10, right + 10, padding=0)
+    assert redone == []
+    del curve.updateItems
+
+    # Paused, new samples are not drawn, and panning back draws the older points.
+    chart.set_paused(True)
+    chart.append("a", now + 1, 99_999.0)
+    redraws = chart.redraws
+    qtbot.wait(150)
+    assert chart.redraws == redraws and chart.curve("a").getData()[1].max() < 99_999
+    chart.plot.getViewBox().translateBy(x=-1_800)
+    chart.plot.getViewBox().sigRangeChangedManually.emit([True, False])  # as a drag does
+    qtbot.waitUntil(lambda: chart.redraws > redraws, timeout=2000)
+    x, y = chart.curve("a").getData()
+    assert not chart.follow
+    assert x[0] < now - 1_800 and y.max() < 99_999
+    # Unpaused, the new sample is drawn.
+    chart.set_paused(False)
+    chart.plot.getViewBox().translateBy(x=1_800)
+    qtbot.waitUntil(lambda: chart.curve("a").getData()[1].max() == 99_999, timeout=2000)
+
+
+def test_charts_with_other_phases_move_their_time_axes_at_other_times(qtbot):
+    charts = [LagChartWidget("lag", step_phase=phase) for phase in (0, 1 / 3, 2 / 3)]
+    for chart in charts:
+        qtbot.addWidget(chart)
+    step = charts[0].window / FOLLOW_STEPS
+    start = 1_700_000_000.0 - 1_700_000_000.0 % step
+    moved_at: list[set[int]] = [set(), set(), set()]
+    for second in range(1, 31):
+        for i, chart in enumerate(charts):
+            before = chart.plot.viewRange()[0][1]
+            chart._follow(start + second)
+            if chart.plot.viewRange()[0][1] != before and second > 1:
+                moved_at[i].add(second)
+    assert all(len(seconds) == 3 for seconds in moved_at)  # every 10 s, as one chart did
+    assert not moved_at[0] & moved_at[1] and not moved_at[1] & moved_at[2]
 
 
 def test_charts_shown_together_paint_their_first_frame_in_turns(qtbot):
