@@ -167,7 +167,7 @@ class LagChartWidget(QWidget):
     ) -> None:
         """`step_phase`: where in each step (0 to 1) this chart's time axis moves. Charts
         shown together move theirs at different times: a moved axis is drawn anew, and
-        three at once were the Monitor's longest stalls (RESULTS.md, twelfth round)."""
+        the Monitor's stalls over 50 ms came at those moves (RESULTS.md, twelfth round)."""
         super().__init__(parent)
         self._step_phase = step_phase
         self._label = label
