@@ -37,6 +37,9 @@ _RANGE_LIMIT = 1e6
 # cached; drawing both axes' text and grid again on every round was about half of a
 # chart's redraw and paint (tests/benchmarks/RESULTS.md, Monitor, eleventh round).
 FOLLOW_STEPS = 30
+# The value axis ends at this at the least: an idle group's lag on 0-1 was labelled
+# 0.2, 0.4, 0.6 and 0.8 messages.
+MIN_TOP = 5.0
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -71,6 +74,15 @@ def nice_ceiling(value: float) -> float:
         return 1.0
     power = 10.0 ** np.floor(np.log10(value))
     return float(next(n * power for n in _NICE if n * power >= value))
+
+
+class CountAxis(pg.AxisItem):
+    """A value axis labelled 1,000,000 and 500,000, not 1e+06 and 500000."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if spacing * scale >= 1:
+            return [f"{value * scale:,.0f}" for value in values]
+        return super().tickStrings(values, scale, spacing)
 
 
 class SeriesBuffer:
@@ -190,7 +202,11 @@ class LagChartWidget(QWidget):
         self._shown_before = False
 
         self.plot_widget = pg.PlotWidget(
-            background="w", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
+            background="w",
+            axisItems={
+                "bottom": pg.DateAxisItem(orientation="bottom"),
+                "left": CountAxis(orientation="left"),
+            },
         )
         self.plot = self.plot_widget.getPlotItem()
         self.title = title
@@ -439,10 +455,10 @@ class LagChartWidget(QWidget):
         peak = self._peak_since(left)
         top = self._followed[2] if self._followed is not None else 0.0
         if peak is not None and (peak * 1.05 > top or peak < 0.5 * top):
-            top = nice_ceiling(peak * 1.1)
+            top = max(nice_ceiling(peak * 1.1), MIN_TOP)
         if self._followed != (left, right, top):
             self._followed = (left, right, top)
-            self.plot.setRange(xRange=(left, right), yRange=(0, top or 1.0), padding=0)
+            self.plot.setRange(xRange=(left, right), yRange=(0, top or MIN_TOP), padding=0)
 
     def _peak_since(self, start: float) -> float | None:
         """The highest value of the shown series at or after `start`; None if none."""

@@ -346,6 +346,7 @@ class MonitorView(QWidget, TaskOwner):
         self.inflow_chart = LagChartWidget(
             "Dead-letter inflow (messages/min)",
             label=_series_label,
+            y_label="messages/min",
             step_phase=2 / 3,
             parent=self,
         )

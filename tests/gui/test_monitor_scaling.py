@@ -18,6 +18,7 @@ from eventdesk.connectors.profiles import ConnectionProfile
 from eventdesk.connectors.sampling import Metric, Reachability, Sample, SeriesKey, Snapshot
 from eventdesk.gui.lag_chart_widget import (
     FOLLOW_STEPS,
+    MIN_TOP,
     REDRAW_MS,
     STALE_COLOR,
     LagChartWidget,
@@ -333,6 +334,23 @@ def test_the_curves_hold_the_view_and_follow_a_pan_but_not_past_a_pause(qtbot):
     chart.set_paused(False)
     chart.plot.getViewBox().translateBy(x=1_800)
     qtbot.waitUntil(lambda: chart.curve("a").getData()[1].max() == 99_999, timeout=2000)
+
+
+def test_the_value_axis_reads_as_whole_messages(qtbot):
+    chart = LagChartWidget("lag")
+    qtbot.addWidget(chart)
+    chart.show_keys(["idle"])
+    chart.append("idle", time.time(), 0.0)
+    chart._follow(time.time())
+    # An idle group's zero lag: not a 0-1 axis labelled 0.2 ... 0.8 messages.
+    assert chart.plot.viewRange()[1] == [0.0, MIN_TOP]
+    axis = chart.plot.getAxis("left")
+    assert axis.tickStrings([0.0, 500_000.0, 1_000_000.0], 1.0, 500_000.0) == [
+        "0",
+        "500,000",
+        "1,000,000",
+    ]
+    assert axis.tickStrings([0.5, 1.0], 1.0, 0.5) == ["0.5", "1.0"]  # rates: decimals stay
 
 
 def test_charts_with_other_phases_move_their_time_axes_at_other_times(qtbot):
