@@ -507,8 +507,11 @@ class LagChartWidget(QWidget):
         self.crosshair_label.setText(self.values_at(at))
 
     def values_at(self, at: float) -> str:
-        """The crosshair's text: each shown series' value at the nearest earlier sample."""
+        """The crosshair's text: each shown series' value at the nearest earlier sample
+        (paused: none newer than the pause, as drawn)."""
         parts = [time.strftime("%H:%M:%S", time.localtime(at))]
+        if self._paused_at is not None:
+            at = min(at, self._paused_at)
         for i, key in enumerate(self._shown):
             buffer = self._buffers.get(key)
             if buffer is None or not len(buffer):

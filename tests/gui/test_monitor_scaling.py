@@ -324,6 +324,7 @@ def test_the_curves_hold_the_view_and_follow_a_pan_but_not_past_a_pause(qtbot):
     redraws = chart.redraws
     qtbot.wait(150)
     assert chart.redraws == redraws and chart.curve("a").getData()[1].max() < 99_999
+    assert "99,999" not in chart.values_at(now + 5)  # the crosshair reads what is drawn
     chart.plot.getViewBox().translateBy(x=-1_800)
     chart.plot.getViewBox().sigRangeChangedManually.emit([True, False])  # as a drag does
     qtbot.waitUntil(lambda: chart.redraws > redraws, timeout=2000)
@@ -334,6 +335,7 @@ def test_the_curves_hold_the_view_and_follow_a_pan_but_not_past_a_pause(qtbot):
     chart.set_paused(False)
     chart.plot.getViewBox().translateBy(x=1_800)
     qtbot.waitUntil(lambda: chart.curve("a").getData()[1].max() == 99_999, timeout=2000)
+    assert "99,999" in chart.values_at(now + 5)
 
 
 def test_the_value_axis_reads_as_whole_messages(qtbot):
