@@ -193,9 +193,7 @@ class LagChartWidget(QWidget):
         self._stale: set[Hashable] = set()
         self._dirty = False
         self._paused_at: float | None = None  # time.time() when paused
-        # The plot's width at the last redraw if a curve got fewer points than its buffer
-        # holds (clipped or decimated); 0 if none did.
-        self._bins = 0
+        self._bins = 0  # the plot's width the curves were last decimated for
         self.window = 300.0
         self.follow = True
         self.redraws = 0  # how many times setData ran; tests and benchmarks read it
@@ -286,8 +284,7 @@ class LagChartWidget(QWidget):
         if buffer is None:
             buffer = self._buffers[key] = SeriesBuffer()
         buffer.append(at, value)
-        if key in self._shown_set and self._paused_at is None:
-            self._dirty = True
+        self._changed(key)
 
     def extend(self, key: Hashable, xs: np.ndarray, ys: np.ndarray) -> None:
         """Many points of one series at once, in time order (history)."""
@@ -295,6 +292,10 @@ class LagChartWidget(QWidget):
         if buffer is None:
             buffer = self._buffers[key] = SeriesBuffer()
         buffer.extend(xs, ys)
+        self._changed(key)
+
+    def _changed(self, key: Hashable) -> None:
+        """New points in a series: redraw if it is shown, unless paused."""
         if key in self._shown_set and self._paused_at is None:
             self._dirty = True
 
@@ -423,15 +424,11 @@ class LagChartWidget(QWidget):
         if self.follow and self._paused_at is None:
             self._follow(time.time())
         left, right = self._drawn_span()
-        bins = max(int(self.plot.getViewBox().width()), 1)
-        self._bins = 0
+        bins = self._bins = max(int(self.plot.getViewBox().width()), 1)
         for key, item in self._curves.items():
             buffer = self._buffers.get(key)
             if buffer is not None:
-                x, y = visible_points(buffer.x, buffer.y, left, right, bins)
-                if len(x) < len(buffer):
-                    self._bins = bins
-                item.setData(x, y)
+                item.setData(*visible_points(buffer.x, buffer.y, left, right, bins))
         self.redraws += 1
 
     def _drawn_span(self) -> tuple[float, float]:
